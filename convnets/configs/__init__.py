@@ -1,0 +1,1 @@
+"""Python config files (ml_collections), overridable as ``--config.NAME=VALUE``."""

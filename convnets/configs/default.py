@@ -1,0 +1,41 @@
+"""The main job: the lecture's simple ConvNet on MNIST, to >= 99% test accuracy.
+
+Every hyperparameter of a run lives here; flags override single fields, e.g.
+``python run_experiment.py --config.epochs=20 --config.model_kwargs.activation=sigmoid``.
+"""
+
+from ml_collections import ConfigDict, config_dict
+
+
+def get_config() -> ConfigDict:
+  config = ConfigDict()
+  config.model = "convnet"
+  # Model hyperparameters; None leaves the model's own default (see
+  # ``python run_experiment.py --model=NAME --describe``).
+  config.model_kwargs = ConfigDict({
+      "activation": config_dict.placeholder(str),
+      "pooling": config_dict.placeholder(str),
+      "conv_mode": config_dict.placeholder(str),
+      "conv_impl": config_dict.placeholder(str),
+  })
+
+  config.data_source = "idx"       # "idx" (IDX .gz files) or "tfds"
+  config.train_size = 50_000       # the rest of the 60k training set validates
+  config.train_subset = 0          # > 0: train on only the first N examples (quick runs)
+  config.preprocess = "scale"      # see convnets.data.transforms.PREPROCESSORS
+  config.augment = "shift"         # see convnets.data.augment.AUGMENTATIONS
+  config.shift_pixels = 2          # random translations of up to +-2 pixels
+
+  config.epochs = 12
+  config.batch_size = 128
+  config.eval_batch_size = 1000
+  config.optimizer = "adam"        # see convnets.train.optim.OPTIMIZERS
+  config.learning_rate = 2e-3
+  config.momentum = 0.9            # for momentum / nesterov
+  config.weight_decay = 0.0        # decoupled (adamw-style) for adam, L2 for sgd
+  config.schedule = "cosine"       # see convnets.train.optim.SCHEDULES
+  config.warmup_epochs = 0.0
+  config.loop = "auto"             # "python" (one jit call per step), "scan" (one per epoch)
+
+  config.seed = 0
+  return config

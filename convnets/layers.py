@@ -1,0 +1,130 @@
+"""Flax (linen) layers: parameters plus a call to a pure op in :mod:`convnets.ops`.
+
+Each layer only declares its parameters (shapes, initialisers) and calls the
+op; the mathematics, its shapes and its citations live with the op.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from convnets import ops
+from convnets.ops.conv import IntOrPair, Padding
+
+Initializer = Callable[..., jax.Array]
+
+# Activations f with max(f(a), f(b)) == f(max(a, b)): for these, max-pooling
+# commutes with the transfer function and with adding a per-map bias.
+MONOTONE_ACTIVATIONS = frozenset(
+    {"sigmoid", "tanh", "lecun_tanh", "relu", "leaky_relu", "elu", "softplus", "identity"})
+
+
+class Conv2D(nn.Module):
+  """Feature maps from local receptive fields with shared weights.
+
+  ``(N, H, W, C_in) -> (N, out_h, out_w, features)``; parameters ``kernel``
+  ``(kh, kw, C_in, features)`` and ``bias`` ``(features,)``. See
+  :func:`convnets.ops.conv2d` for ``mode``, ``stride``, ``padding``, ``impl``.
+  """
+  features: int
+  kernel_size: IntOrPair = 5
+  mode: str = "xcorr"
+  stride: IntOrPair = 1
+  padding: Padding = "VALID"
+  impl: str = "auto"
+  use_bias: bool = True
+  kernel_init: Initializer = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x: jax.Array, add_bias: bool = True
+               ) -> jax.Array | tuple[jax.Array, jax.Array | None]:
+    """Feature maps; with ``add_bias=False``, ``(maps without bias, bias)``."""
+    kh, kw = ops.conv.as_pair(self.kernel_size, "kernel_size")
+    kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features))
+    bias = (self.param("bias", nn.initializers.zeros, (self.features,))
+            if self.use_bias else None)
+    if add_bias:
+      return ops.conv2d(x, kernel, bias, mode=self.mode, stride=self.stride,
+                        padding=self.padding, impl=self.impl)
+    return ops.conv2d(x, kernel, mode=self.mode, stride=self.stride,
+                      padding=self.padding, impl=self.impl), bias
+
+
+class Pool2D(nn.Module):
+  """Pooling of each feature map (:func:`convnets.ops.pool2d`).
+
+  With ``kind="lp"`` and ``learnable_p=True`` the exponent is a parameter,
+  kept >= 1 as ``p = 1 + softplus(rho)`` and initialised at ``p``.
+  """
+  kind: str = "max"
+  window: IntOrPair = 2
+  stride: IntOrPair | None = None
+  p: float = 2.0
+  learnable_p: bool = False
+  padding: Padding = "VALID"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    p = self.p
+    if self.kind == "lp" and self.learnable_p:
+      if self.p <= 1:
+        raise ValueError(f"a learnable p starts above 1, got p={self.p}")
+      rho0 = jnp.log(jnp.expm1(self.p - 1.0))  # softplus^-1(p - 1)
+      rho = self.param("rho", lambda _: rho0)
+      p = 1.0 + jax.nn.softplus(rho)
+    return ops.pool2d(x, kind=self.kind, window=self.window, stride=self.stride,
+                      p=p, padding=self.padding)
+
+
+class ConvPool(nn.Module):
+  """Convolution -> transfer function -> pooling: the lecture's
+  "convolutional + pooling layer" (``pooling="none"`` skips the pooling).
+
+  For max-pooling after a monotone transfer function the layer computes
+  ``f(maxpool(conv(x)) + b)`` instead of ``maxpool(f(conv(x) + b))``: the
+  same numbers, with the bias and ``f`` applied to 4x fewer units.
+  """
+  features: int
+  kernel_size: IntOrPair = 5
+  activation: str = "relu"
+  mode: str = "xcorr"
+  stride: IntOrPair = 1
+  padding: Padding = "VALID"
+  impl: str = "auto"
+  pooling: str = "max"
+  pool_window: IntOrPair = 2
+  pool_stride: IntOrPair | None = None
+  p: float = 2.0
+  learnable_p: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    act = ops.get_activation(self.activation)
+    conv = Conv2D(self.features, self.kernel_size, self.mode, self.stride, self.padding,
+                  self.impl, name="conv")
+    if self.pooling == "none":
+      return act(conv(x))
+    pool = Pool2D(self.pooling, self.pool_window, self.pool_stride, self.p,
+                  self.learnable_p, name="pool")
+    if self.pooling == "max" and self.activation in MONOTONE_ACTIVATIONS:
+      maps, bias = conv(x, add_bias=False)
+      return act(pool(maps) + bias)
+    return pool(act(conv(x)))
+
+
+class Dense(nn.Module):
+  """Fully connected layer: ``(N, D_in) -> (N, features)`` (:func:`convnets.ops.dense`)."""
+  features: int
+  use_bias: bool = True
+  kernel_init: Initializer = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param("kernel", self.kernel_init, (x.shape[-1], self.features))
+    bias = (self.param("bias", nn.initializers.zeros, (self.features,))
+            if self.use_bias else None)
+    return ops.dense(x, kernel, bias)

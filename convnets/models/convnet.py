@@ -1,0 +1,71 @@
+"""Convolutional networks: stacked convolution + pooling layers, then fully
+connected hidden layers and a linear output layer (Lecture 7, "ConvNet").
+
+The lecture's simple ConvNet is ``conv_features=(20,)``, ``hidden=(100,)``:
+20 feature maps of 5x5 on the 28x28 input (24x24 each), 2x2 max-pooling
+(12x12), 100 hidden units, 10 outputs:
+``20 * (5*5 + 1) + 20*12*12 * 100 + 100 + 100*10 + 10 = 289,630`` weights.
+Further conv layers see all maps of the layer below (each unit of a second
+5x5 layer on 20 maps has 20 * 5 * 5 = 500 weights + 1 bias).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+
+from convnets import ops
+from convnets.layers import ConvPool, Dense
+from convnets.models.registry import register
+
+
+class ConvNet(nn.Module):
+  """``(N, H, W, C) -> (N, classes)`` logits."""
+  conv_features: Sequence[int] = (20,)
+  kernel_size: int = 5
+  conv_stride: int = 1
+  padding: str = "VALID"
+  conv_mode: str = "xcorr"
+  conv_impl: str = "auto"
+  pooling: str = "max"
+  pool_window: int = 2
+  pool_stride: int | None = None
+  pool_p: float = 2.0
+  learnable_p: bool = False
+  hidden: Sequence[int] = (100,)
+  activation: str = "relu"
+  classes: int = 10
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    for i, features in enumerate(self.conv_features):
+      x = ConvPool(features, self.kernel_size, self.activation, self.conv_mode,
+                   self.conv_stride, self.padding, self.conv_impl, self.pooling,
+                   self.pool_window, self.pool_stride, self.pool_p, self.learnable_p,
+                   name=f"conv{i + 1}")(x)
+    x = x.reshape(x.shape[0], -1)
+    act = ops.get_activation(self.activation)
+    for i, units in enumerate(self.hidden):
+      x = act(Dense(units, name=f"hidden{i + 1}")(x))
+    return Dense(self.classes, name="output")(x)
+
+
+@register("convnet", "the lecture's simple ConvNet: 20 maps 5x5, 2x2 max-pool, 100 hidden, "
+          "10 outputs (289,630 weights)")
+def convnet(conv_features: Sequence[int] = (20,), kernel_size: int = 5, conv_stride: int = 1,
+            padding: str = "VALID", conv_mode: str = "xcorr", conv_impl: str = "auto",
+            pooling: str = "max", pool_window: int = 2, pool_stride: int | None = None,
+            pool_p: float = 2.0, learnable_p: bool = False, hidden: Sequence[int] = (100,),
+            activation: str = "relu") -> ConvNet:
+  if pooling not in ops.KINDS + ("none",):
+    raise ValueError(f"unknown pooling {pooling!r}; known: {', '.join(ops.KINDS + ('none',))}")
+  if conv_mode not in ops.MODES:
+    raise ValueError(f"unknown conv_mode {conv_mode!r}; known: {', '.join(ops.MODES)}")
+  if conv_impl not in ops.IMPLS:
+    raise ValueError(f"unknown conv_impl {conv_impl!r}; known: {', '.join(ops.IMPLS)}")
+  ops.get_activation(activation)
+  return ConvNet(tuple(conv_features), kernel_size, conv_stride, padding, conv_mode,
+                 conv_impl, pooling, pool_window, pool_stride, pool_p, learnable_p,
+                 tuple(hidden), activation)

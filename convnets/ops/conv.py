@@ -1,0 +1,283 @@
+"""Two-dimensional convolution as pure JAX functions (MLP Lecture 7).
+
+A convolutional layer connects each hidden unit to a small ``kh x kw`` *local
+receptive field* of every input map and *shares* one kernel across all
+positions, so each output map is a feature map (Lecture 7, "Shared weights"):
+
+    h[n, i, j, f] = sum_{k, l, c} w[k, l, c, f] * x[n, s*i + k, s*j + l, c] + b[f]
+
+That is a **cross-correlation** (``mode="xcorr"``, what deep learning calls
+convolution). The signal-processing **convolution** (``mode="conv"``, the
+lecture's ``v * x``) indexes the input with ``x[i - k, j - l]``, which over a
+finite kernel is the same as cross-correlating with the kernel flipped in both
+spatial axes: ``conv(x, w) == xcorr(x, flip(w))``. A network learns whichever
+orientation it is given, so the two train identically (Lecture 7, "Convolutional
+Layer"); ``experiments/xcorr_vs_conv.py`` tests that claim.
+
+Arrays: activations ``x`` are NHWC ``(batch, height, width, in_maps)``, kernels
+``w`` are HWIO ``(kh, kw, in_maps, out_maps)``, biases ``b`` are ``(out_maps,)``.
+With several input maps (stacked layers, "Multiple input images"), each unit
+sees ``in_maps x kh x kw`` inputs: 20 maps x 5 x 5 = 500 weights per unit.
+
+Implementations (``impl``), all computing the same function:
+
+* ``"xla"``: ``lax.conv_general_dilated``, XLA's own convolution.
+* ``"im2col"``: the local receptive fields unrolled into a patch matrix of shape
+  ``(batch * out_h * out_w, kh * kw * in_maps)`` and multiplied by the kernel
+  reshaped to ``(kh * kw * in_maps, out_maps)``: one matrix product, the
+  lecture's picture made literal.
+* ``"handgrad"``: the im2col forward pass with the backward pass written by
+  hand (``jax.custom_vjp``), the lecture's exercise as code; see
+  :func:`_handgrad_bwd` for the derivation.
+* ``"naive"``: explicit Python loops over output positions, the reference.
+* ``"auto"``: the fastest correct implementation for the current backend,
+  chosen from ``benchmarks/conv_pool.py`` measurements (see ``AUTO_IMPL``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence, Union
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Padding = Union[str, int, Sequence[Sequence[int]]]
+IntOrPair = Union[int, Sequence[int]]
+
+MODES = ("xcorr", "conv")
+IMPLS = ("auto", "xla", "im2col", "handgrad", "naive")
+
+# Measured with benchmarks/conv_pool.py (forward + backward of the lecture
+# ConvNet's layers, batch 128); results/benchmarks/conv_pool_cpu.md holds the
+# table. Backends not measured fall back to XLA's own convolution, which is
+# the vendor-tuned path on GPU and TPU.
+AUTO_IMPL = {"cpu": "im2col", "gpu": "xla", "tpu": "xla"}
+
+
+def auto_impl(backend: str | None = None) -> str:
+  """The implementation ``impl="auto"`` resolves to on ``backend``."""
+  backend = backend or jax.default_backend()
+  return AUTO_IMPL.get(backend, "xla")
+
+
+def as_pair(value: IntOrPair, name: str) -> tuple[int, int]:
+  """An int or a pair of ints as a pair of positive ints, or a ValueError."""
+  pair = (value, value) if isinstance(value, int) else tuple(value)
+  if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+    raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+  if min(pair) < 1:
+    raise ValueError(f"{name} must be >= 1, got {value!r}")
+  return pair  # type: ignore[return-value]
+
+
+def resolve_padding(padding: Padding, in_hw: tuple[int, int],
+                    window: tuple[int, int], stride: tuple[int, int]
+                    ) -> tuple[tuple[int, int], tuple[int, int]]:
+  """Explicit ``((top, bottom), (left, right))`` padding.
+
+  ``"SAME"`` pads so that ``out = ceil(in / stride)``, putting the odd pixel at
+  the bottom/right, as ``lax`` and TensorFlow do.
+  """
+  if isinstance(padding, str):
+    name = padding.upper()
+    if name == "VALID":
+      return ((0, 0), (0, 0))
+    if name == "SAME":
+      pads = []
+      for size, k, s in zip(in_hw, window, stride):
+        out = -(-size // s)
+        total = max((out - 1) * s + k - size, 0)
+        pads.append((total // 2, total - total // 2))
+      return tuple(pads)  # type: ignore[return-value]
+    raise ValueError(f"padding must be 'VALID', 'SAME', an int or "
+                     f"((top, bottom), (left, right)), got {padding!r}")
+  if isinstance(padding, int):
+    if padding < 0:
+      raise ValueError(f"padding must be >= 0, got {padding}")
+    return ((padding, padding), (padding, padding))
+  try:
+    (top, bottom), (left, right) = padding
+  except (TypeError, ValueError):
+    raise ValueError(f"padding must be 'VALID', 'SAME', an int or "
+                     f"((top, bottom), (left, right)), got {padding!r}") from None
+  pads = ((int(top), int(bottom)), (int(left), int(right)))
+  if min(min(p) for p in pads) < 0:
+    raise ValueError(f"padding must be >= 0, got {padding!r}")
+  return pads
+
+
+def output_size(size: int, window: int, stride: int, pad: tuple[int, int]) -> int:
+  """Units along one axis: ``(size + pads - window) // stride + 1`` (Lecture 7:
+  ``d - m + 1`` for stride 1, no padding)."""
+  return (size + pad[0] + pad[1] - window) // stride + 1
+
+
+def flip_kernel(w: jax.Array) -> jax.Array:
+  """Reflect an HWIO kernel horizontally and vertically (xcorr <-> conv)."""
+  return w[::-1, ::-1]
+
+
+def extract_patches(x: jax.Array, window: tuple[int, int], stride: tuple[int, int],
+                    pads, pad_value: float = 0.0) -> jax.Array:
+  """Local receptive fields of every output position.
+
+  Args:
+    x: ``(N, H, W, C)``.
+    window, stride: ``(kh, kw)`` and ``(sh, sw)``.
+    pads: ``((top, bottom), (left, right))``.
+    pad_value: value of the padded border (``-inf`` for max-pooling).
+
+  Returns:
+    ``(N, out_h, out_w, kh * kw, C)``: patch ``[n, i, j, k * kw + l, c]`` is
+    ``x_padded[n, sh * i + k, sw * j + l, c]``. Built from ``kh * kw`` strided
+    slices, so its gradient is a sum of pads, never a scatter.
+  """
+  kh, kw = window
+  sh, sw = stride
+  if any(pads[0]) or any(pads[1]):
+    x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=pad_value)
+  out_h = (x.shape[1] - kh) // sh + 1
+  out_w = (x.shape[2] - kw) // sw + 1
+  views = [x[:, k:k + sh * (out_h - 1) + 1:sh, l:l + sw * (out_w - 1) + 1:sw, :]
+           for k in range(kh) for l in range(kw)]
+  return jnp.stack(views, axis=3)
+
+
+def _xcorr_im2col(x, w, stride, pads):
+  kh, kw, cin, cout = w.shape
+  patches = extract_patches(x, (kh, kw), stride, pads)
+  n, oh, ow = patches.shape[:3]
+  out = patches.reshape(n * oh * ow, kh * kw * cin) @ w.reshape(kh * kw * cin, cout)
+  return out.reshape(n, oh, ow, cout)
+
+
+def _xcorr_xla(x, w, stride, pads):
+  return lax.conv_general_dilated(x, w, window_strides=stride, padding=pads,
+                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _xcorr_naive(x, w, stride, pads):
+  """The lecture's formula, one output position at a time (the reference)."""
+  kh, kw = w.shape[:2]
+  sh, sw = stride
+  xp = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+  out_h = (xp.shape[1] - kh) // sh + 1
+  out_w = (xp.shape[2] - kw) // sw + 1
+  rows = []
+  for i in range(out_h):
+    row = []
+    for j in range(out_w):
+      field = xp[:, sh * i:sh * i + kh, sw * j:sw * j + kw, :]
+      row.append(jnp.einsum("nklc,klcf->nf", field, w))
+    rows.append(jnp.stack(row, axis=1))
+  return jnp.stack(rows, axis=1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _xcorr_handgrad(x, w, stride, pads):
+  return _xcorr_im2col(x, w, stride, pads)
+
+
+def _handgrad_fwd(x, w, stride, pads):
+  return _xcorr_im2col(x, w, stride, pads), (x, w)
+
+
+def _handgrad_bwd(stride, pads, residuals, g):
+  r"""Gradients of a cross-correlation layer, derived by hand.
+
+  Forward: ``y[n,i,j,f] = sum_{k,l,c} w[k,l,c,f] xp[n, s i + k, s j + l, c]``
+  with ``xp`` the padded input. Given ``g = dL/dy`` of shape ``(N, oh, ow, F)``:
+
+  * **Kernel.** Every position ``(i, j)`` uses the same (shared) weight, so its
+    gradient is the sum over all positions (and examples) that share it:
+    ``dL/dw[k,l,c,f] = sum_{n,i,j} g[n,i,j,f] xp[n, s i + k, s j + l, c]``,
+    i.e. ``patches^T @ g``, with the im2col patch matrix.
+  * **Input.** ``xp[n,p,q,c]`` feeds ``y[n,i,j,f]`` with weight
+    ``w[p - s i, q - s j, c, f]``. So
+    ``dL/dxp[n,p,q,c] = sum_{i,j,f} g[n,i,j,f] w[p - s i, q - s j, c, f]``.
+    Spreading ``g`` onto the input grid (``g_up[s i, s j] = g[i, j]``, zeros
+    between: the stride undone), this is ``sum_{k,l} g_up[p - k, q - l] w[k, l]``:
+    a *full convolution* of the output gradients with the kernel, which is a
+    cross-correlation of ``g_up`` padded by ``kh - 1, kw - 1`` with the kernel
+    flipped and its in/out maps swapped. Cropping the padding gives ``dL/dx``.
+
+  (The bias gradient, ``sum_{n,i,j} g[n,i,j,f]`` per map, is taken in
+  :func:`conv2d`, where the bias is added.)
+  """
+  x, w = residuals
+  kh, kw, cin, cout = w.shape
+  sh, sw = stride
+  n, oh, ow, _ = g.shape
+  patches = extract_patches(x, (kh, kw), stride, pads)
+  dw = patches.reshape(n * oh * ow, kh * kw * cin).T @ g.reshape(n * oh * ow, cout)
+  dw = dw.reshape(kh, kw, cin, cout)
+
+  hp = x.shape[1] + pads[0][0] + pads[0][1]
+  wp = x.shape[2] + pads[1][0] + pads[1][1]
+  g_up = jnp.zeros((n, sh * (oh - 1) + 1, sw * (ow - 1) + 1, cout), g.dtype)
+  g_up = g_up.at[:, ::sh, ::sw, :].set(g) if (sh, sw) != (1, 1) else g
+  # Full convolution: pad by kernel-1, plus the rows/columns the strided
+  # windows never reached (they get zero gradient).
+  full_pads = ((kh - 1, kh - 1 + hp - (sh * (oh - 1) + kh)),
+               (kw - 1, kw - 1 + wp - (sw * (ow - 1) + kw)))
+  w_back = flip_kernel(w).transpose(0, 1, 3, 2)
+  dxp = _xcorr_im2col(g_up, w_back, (1, 1), full_pads)
+  dx = dxp[:, pads[0][0]:hp - pads[0][1], pads[1][0]:wp - pads[1][1], :]
+  return dx, dw
+
+
+_xcorr_handgrad.defvjp(_handgrad_fwd, _handgrad_bwd)
+
+_XCORR = {"xla": _xcorr_xla, "im2col": _xcorr_im2col,
+          "handgrad": _xcorr_handgrad, "naive": _xcorr_naive}
+
+
+def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
+           mode: str = "xcorr", stride: IntOrPair = 1, padding: Padding = "VALID",
+           impl: str = "auto") -> jax.Array:
+  """A convolutional layer's pre-activations (feature maps before the transfer
+  function).
+
+  Args:
+    x: inputs, ``(N, H, W, C_in)``.
+    w: kernel, ``(kh, kw, C_in, C_out)``.
+    b: optional bias, ``(C_out,)``: one per feature map, shared by its units.
+    mode: ``"xcorr"`` (cross-correlation) or ``"conv"`` (kernel flipped).
+    stride: receptive-field step, an int or ``(sh, sw)``.
+    padding: ``"VALID"``, ``"SAME"``, an int, or ``((top, bottom), (left, right))``.
+    impl: one of ``IMPLS``; every implementation computes the same values.
+
+  Returns:
+    ``(N, out_h, out_w, C_out)`` with ``out = (H + pads - kh) // sh + 1``.
+
+  Raises:
+    ValueError: naming the bad argument (mode, impl, stride, padding, shapes).
+  """
+  if mode not in MODES:
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+  if impl not in IMPLS:
+    raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+  if x.ndim != 4:
+    raise ValueError(f"x must be NHWC (4 dimensions), got shape {x.shape}")
+  if w.ndim != 4:
+    raise ValueError(f"w must be HWIO (kh, kw, in_maps, out_maps), got shape {w.shape}")
+  if x.shape[3] != w.shape[2]:
+    raise ValueError(f"channel mismatch: x has {x.shape[3]} input maps but w expects "
+                     f"{w.shape[2]} (x {x.shape}, w {w.shape})")
+  if b is not None and b.shape != (w.shape[3],):
+    raise ValueError(f"b must have shape ({w.shape[3]},), got {b.shape}")
+  stride = as_pair(stride, "stride")
+  window = (w.shape[0], w.shape[1])
+  pads = resolve_padding(padding, (x.shape[1], x.shape[2]), window, stride)
+  for axis, size, k, pad in zip("HW", x.shape[1:3], window, pads):
+    if size + pad[0] + pad[1] < k:
+      raise ValueError(f"kernel {w.shape[:2]} is larger than the padded input "
+                       f"({axis}: {size} + padding {pad} < {k})")
+  if mode == "conv":
+    w = flip_kernel(w)
+  if impl == "auto":
+    impl = auto_impl()
+  y = _XCORR[impl](x, w, stride, pads)
+  return y if b is None else y + b

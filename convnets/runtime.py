@@ -1,0 +1,27 @@
+"""Process set-up that must happen before JAX starts."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TCMALLOC_PATHS = ("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+                  "/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4")
+OPT_OUT = "CONVNETS_NO_TCMALLOC"
+
+
+def use_fast_malloc() -> None:
+  """Re-run this process with tcmalloc preloaded, when it is installed.
+
+  XLA's CPU runtime allocates and frees many buffers per step; glibc's malloc
+  returns them to the OS and pays page faults again (measured up to 1.8x
+  slower on the lecture ConvNet). tcmalloc keeps them. Set
+  ``CONVNETS_NO_TCMALLOC=1`` to opt out.
+  """
+  if os.environ.get(OPT_OUT) or "tcmalloc" in os.environ.get("LD_PRELOAD", ""):
+    return
+  library = next((p for p in TCMALLOC_PATHS if os.path.exists(p)), None)
+  if library is None:
+    return
+  env = dict(os.environ, LD_PRELOAD=":".join(filter(None, [library, os.environ.get("LD_PRELOAD")])))
+  os.execve(sys.executable, [sys.executable] + sys.argv, env)

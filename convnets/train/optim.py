@@ -1,0 +1,52 @@
+"""Optimisers and learning-rate schedules (Optax), chosen by name in the config."""
+
+from __future__ import annotations
+
+import optax
+from ml_collections import ConfigDict
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+SCHEDULES = ("constant", "cosine", "step")
+
+
+def learning_rate_schedule(config: ConfigDict, steps_per_epoch: int) -> optax.Schedule:
+  """``config.schedule`` over ``config.epochs``, after ``config.warmup_epochs``
+  of linear warm-up from 0.
+
+  * constant: ``lr``.
+  * cosine: ``lr * (1 + cos(pi t / T)) / 2`` down to 0 at the last step.
+  * step: ``lr`` divided by 10 at 50% and again at 75% of training.
+  """
+  peak = config.learning_rate
+  total = config.epochs * steps_per_epoch
+  warmup = int(config.warmup_epochs * steps_per_epoch)
+  decay_steps = max(total - warmup, 1)
+  if config.schedule == "constant":
+    main = optax.constant_schedule(peak)
+  elif config.schedule == "cosine":
+    main = optax.cosine_decay_schedule(peak, decay_steps)
+  elif config.schedule == "step":
+    main = optax.piecewise_constant_schedule(
+        peak, {int(decay_steps * 0.5): 0.1, int(decay_steps * 0.75): 0.1})
+  else:
+    raise ValueError(f"unknown schedule {config.schedule!r}; known: {', '.join(SCHEDULES)}")
+  if warmup == 0:
+    return main
+  return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), main], [warmup])
+
+
+def make_optimizer(config: ConfigDict, steps_per_epoch: int) -> optax.GradientTransformation:
+  """The update rule ``config.optimizer`` with the configured schedule.
+
+  ``weight_decay`` is decoupled weight decay for adam (AdamW) and an L2
+  penalty's gradient ``wd * w`` added before the update for the SGD family.
+  """
+  lr = learning_rate_schedule(config, steps_per_epoch)
+  name, wd = config.optimizer, config.weight_decay
+  if name == "adam":
+    return optax.adamw(lr, weight_decay=wd) if wd else optax.adam(lr)
+  if name in ("sgd", "momentum", "nesterov"):
+    momentum = None if name == "sgd" else config.momentum
+    sgd = optax.sgd(lr, momentum=momentum, nesterov=name == "nesterov")
+    return optax.chain(optax.add_decayed_weights(wd), sgd) if wd else sgd
+  raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
