@@ -271,6 +271,7 @@ def train_and_evaluate(config: ConfigDict, workdir: str, *, data: MNIST | None =
       "loop": loop,
       "train_examples": len(train_split),
   }
+  workdir_lib.save_variables(workdir, jax.device_get(state.variables()))
   workdir_lib.write_json(os.path.join(workdir, "summary.json"), summary)
   plot_curves(history, os.path.join(workdir, "curves.png"),
               f"{config.model}: test error {100 * summary['test_error']:.2f}%")

@@ -5,6 +5,7 @@ Layout of ``workdir``:
   metrics.jsonl   one JSON object per epoch, appended as the epoch ends
   summary.json    final numbers, written last (its presence means the run finished)
   curves.png      loss and accuracy against epoch, train and validation
+  variables.msgpack  the trained model's variables (flax.serialization)
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import json
 import os
 from typing import Any
 
-OUTPUTS = ("config.json", "metrics.jsonl", "summary.json", "curves.png")
+import flax.serialization
+
+OUTPUTS = ("config.json", "metrics.jsonl", "summary.json", "curves.png", "variables.msgpack")
 
 
 class WorkdirError(ValueError):
@@ -68,3 +71,17 @@ def append_jsonl(path: str, record: dict[str, Any]) -> None:
 def read_jsonl(path: str) -> list[dict[str, Any]]:
   with open(path) as f:
     return [json.loads(line) for line in f if line.strip()]
+
+
+def save_variables(workdir: str, variables: Any) -> None:
+  """Store a model's variables (``{"params": ..., ...}``) in ``workdir``."""
+  path = os.path.join(workdir, "variables.msgpack")
+  with open(path + ".tmp", "wb") as f:
+    f.write(flax.serialization.msgpack_serialize(flax.serialization.to_state_dict(variables)))
+  os.replace(path + ".tmp", path)
+
+
+def load_variables(workdir: str) -> dict[str, Any]:
+  """The variables saved by :func:`save_variables`, as nested dicts of arrays."""
+  with open(os.path.join(workdir, "variables.msgpack"), "rb") as f:
+    return flax.serialization.msgpack_restore(f.read())
