@@ -165,7 +165,7 @@ def load_tfds(data_dir: str | None) -> tuple[Split, Split]:
   sets = []
   for split in ("train", "test"):
     source = tfds.data_source("mnist", split=split, data_dir=data_dir)
-    examples = source.__getitems__(list(range(len(source))))
+    examples = [source[i] for i in range(len(source))]
     images = np.stack([np.asarray(e["image"]).reshape(28, 28) for e in examples])
     labels = np.asarray([e["label"] for e in examples], dtype=np.int32)
     sets.append(Split(images.astype(np.uint8), labels))

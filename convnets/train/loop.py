@@ -33,7 +33,6 @@ LOOPS = ("auto", "python", "scan")
 # Measured (benchmarks/train_loop.py): on CPU, convolutions inside lax.scan
 # leave XLA's fast path, so one jitted call per step is faster there.
 AUTO_LOOP = {"cpu": "python"}
-INPUT_SHAPE = (28, 28, 1)
 
 
 class ConfigError(ValueError):
@@ -188,9 +187,10 @@ def train_and_evaluate(config: ConfigDict, workdir: str, *, data: MNIST | None =
   tx = make_optimizer(config, steps)
   schedule = learning_rate_schedule(config, steps)
   init_key, data_key = jax.random.split(jax.random.key(config.seed))
-  state = init_state(model, tx, init_key, INPUT_SHAPE)
-  params = count_params(state.params)
   preprocess = get_preprocessor(config.preprocess)
+  input_shape = jax.eval_shape(preprocess, jax.ShapeDtypeStruct((1, 28, 28), jnp.uint8)).shape
+  state = init_state(model, tx, init_key, input_shape[1:])
+  params = count_params(state.params)
   loop = resolve_loop(config.loop)
   compile_epoch, run_epoch = make_epoch_runner(make_train_step(model, tx),
                                                make_augmentation(config), preprocess,

@@ -1,0 +1,64 @@
+"""The entry point as a user meets it: one-line errors, nothing misleading written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, os.path.join(ROOT, "run_experiment.py"), *args],
+                        capture_output=True, text=True, cwd=ROOT, timeout=300,
+                        env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data_dir=/nonexistent/mnist"], "MNIST files not found: looked for"),
+    (["--model=lenet9"], "unknown model 'lenet9'; known models: convnet"),
+    (["--config.learning_rate=-0.1"], "config.learning_rate=-0.1: must be > 0"),
+    (["--config.epochs=0"], "config.epochs=0: must be an integer >= 1"),
+    (["--config.model_kwargs.pooling=median"], "unknown pooling 'median'"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(args, message, tmp_path):
+  workdir = tmp_path / "run"
+  result = run_cli(f"--workdir={workdir}", *args)
+  assert result.returncode != 0
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and message in last, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  assert not workdir.exists()
+
+
+def test_corrupt_data_file_is_named(tmp_path):
+  src = os.environ["CONVNETS_DATA_DIR"]
+  data = tmp_path / "mnist"
+  data.mkdir()
+  for name in os.listdir(src):
+    if name.endswith(".gz"):
+      (data / name).write_bytes(open(os.path.join(src, name), "rb").read())
+  (data / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
+  result = run_cli(f"--workdir={tmp_path / 'run'}", f"--data_dir={data}")
+  assert result.returncode != 0
+  assert "t10k-labels-idx1-ubyte.gz" in result.stderr.strip().splitlines()[-1]
+  assert not (tmp_path / "run").exists()
+
+
+def test_a_tiny_run_end_to_end(tmp_path):
+  workdir = tmp_path / "run"
+  result = run_cli(f"--workdir={workdir}", "--model=mlp_300", "--seed=3",
+                   "--config.train_subset=500", "--config.epochs=1")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "test accuracy" in result.stdout and "epoch   1/1" in result.stdout
+  summary = json.loads((workdir / "summary.json").read_text())
+  assert summary["model"] == "mlp_300" and summary["seed"] == 3 and summary["epochs"] == 1
+  # The same workdir again is refused and keeps the first results.
+  again = run_cli(f"--workdir={workdir}", "--model=mlp_300", "--config.train_subset=500",
+                  "--config.epochs=1")
+  assert again.returncode != 0 and "already holds results" in again.stderr
+  assert json.loads((workdir / "summary.json").read_text()) == summary
