@@ -25,6 +25,17 @@ def get_config() -> ConfigDict:
   config.preprocess = "scale"      # see convnets.data.transforms.PREPROCESSORS
   config.augment = "shift"         # see convnets.data.augment.AUGMENTATIONS
   config.shift_pixels = 2          # random translations of up to +-2 pixels
+  # "affine": each uniform in [-r, r] (scale in [1 - r, 1 + r]); see
+  # convnets.data.augment.AffineRanges. LeCun et al. 1998's "[dist]" sets used
+  # translation, scaling, squeezing and horizontal shear, no rotation.
+  config.affine_rotation_degrees = 0.0
+  config.affine_scale = 0.1
+  config.affine_squeeze = 0.1
+  config.affine_shear = 0.2
+  config.affine_translate_pixels = 2.0
+  # "elastic": Simard, Steinkraus & Platt 2003's values for MNIST.
+  config.elastic_alpha = 34.0
+  config.elastic_sigma = 4.0
 
   config.epochs = 12
   config.batch_size = 128
@@ -36,6 +47,7 @@ def get_config() -> ConfigDict:
   config.schedule = "cosine"       # see convnets.train.optim.SCHEDULES
   config.warmup_epochs = 0.0
   config.loop = "auto"             # "python" (one jit call per step), "scan" (one per epoch)
+  config.num_devices = 0           # data parallelism over this many devices (0 = all)
 
   config.seed = 0
   return config

@@ -7,15 +7,16 @@ the host only dispatches work and reads numbers once per epoch.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 from ml_collections import ConfigDict
 
 from convnets import models
@@ -61,6 +62,7 @@ def check_config(config: ConfigDict) -> None:
        "must be >= 0 and less than epochs")
   need(config.weight_decay >= 0, "weight_decay", "must be >= 0")
   need(0 <= config.momentum < 1, "momentum", "must be in [0, 1)")
+  need(config.num_devices >= 0, "num_devices", "must be >= 0 (0 = all local devices)")
 
 
 def resolve_loop(loop: str) -> str:
@@ -71,23 +73,67 @@ def count_params(params: Any) -> int:
   return int(sum(x.size for x in jax.tree.leaves(params)))
 
 
+class Placement:
+  """Where arrays live: one device, or data parallelism over a ``Mesh``.
+
+  With several devices the batch axis is sharded over the mesh axis
+  ``"data"`` and everything else (parameters, optimiser state, the stored data
+  set) is replicated; XLA inserts the gradient all-reduce.
+  """
+
+  def __init__(self, num_devices: int = 0):
+    devices = jax.devices()
+    n = len(devices) if num_devices == 0 else num_devices
+    if not 1 <= n <= len(devices):
+      raise ConfigError(f"config.num_devices={num_devices}: only {len(devices)} "
+                        f"{jax.default_backend()} devices exist (0 = all)")
+    self.num_devices = n
+    self.mesh = (jax.sharding.Mesh(np.asarray(devices[:n]), ("data",)) if n > 1 else None)
+
+  def replicate(self, tree: Any) -> Any:
+    if self.mesh is None:
+      return tree
+    return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec()))
+
+  def shard_batch(self, x: jax.Array, axis: int = 0) -> jax.Array:
+    """Inside a jitted function: split ``x``'s batch ``axis`` over the devices."""
+    if self.mesh is None:
+      return x
+    spec = (None,) * axis + ("data",)
+    return jax.lax.with_sharding_constraint(x, NamedSharding(self.mesh, PartitionSpec(*spec)))
+
+
+def per_model(fn: Callable, in_axes: Any, many: bool) -> Callable:
+  """``fn`` vmapped over a leading models axis when training several at once."""
+  return jax.vmap(fn, in_axes=in_axes) if many else fn
+
+
 def make_epoch_runner(train_step: Callable, augment: Callable, preprocess: Callable,
-                      batch_size: int, steps: int, loop: str) -> tuple[Callable, Callable]:
+                      batch_size: int, steps: int, loop: str, many: bool,
+                      placement: Placement) -> tuple[Callable, Callable]:
   """``(compile(state, split, order), run_epoch(state, split, order))``: one
-  epoch of ``steps`` batches, returning ``(state, metric sums)``."""
+  epoch of ``steps`` batches, returning ``(state, metric sums)``. With
+  ``many``, ``state`` and ``order`` carry a leading models axis and the step is
+  vmapped over it (several seeds trained in lockstep)."""
 
   def step_on_device(state: TrainState, totals, split: DeviceSplit, order, index):
     images, labels = batch_at(split, order, index, batch_size)
+    images, labels = placement.shard_batch(images), placement.shard_batch(labels)
     images = augment(jax.random.fold_in(jax.random.fold_in(state.key, state.step), 1), images)
     state, metrics = train_step(state, {"images": preprocess(images), "labels": labels})
     return state, jax.tree.map(jnp.add, totals, metrics)
 
-  zeros = {"loss": jnp.zeros(()), "correct": jnp.zeros(()), "count": jnp.zeros(())}
+  step_all = per_model(step_on_device, (0, 0, None, 0, None), many)
+
+  def zeros_like_totals(order):
+    shape = order.shape[:1] if many else ()
+    return {"loss": jnp.zeros(shape), "correct": jnp.zeros(shape), "count": jnp.zeros(shape)}
+
   if loop == "python":
-    step = jax.jit(step_on_device, donate_argnums=(0, 1))
+    step = jax.jit(step_all, donate_argnums=(0, 1))
 
     def run_epoch(state, split, order, on_step=None):
-      totals = jax.tree.map(jnp.copy, zeros)
+      totals = zeros_like_totals(order)
       for i in range(steps):
         state, totals = step(state, totals, split, order, i)
         if on_step is not None:
@@ -95,12 +141,13 @@ def make_epoch_runner(train_step: Callable, augment: Callable, preprocess: Calla
       return state, totals
 
     def compile_(state, split, order):
-      step.lower(state, zeros, split, order, 0).compile()
+      step.lower(state, zeros_like_totals(order), split, order, 0).compile()
   else:
     def epoch(state, split, order):
       def body(carry, index):
-        return step_on_device(*carry, split, order, index), None
-      (state, totals), _ = jax.lax.scan(body, (state, zeros), jnp.arange(steps))
+        return step_all(*carry, split, order, index), None
+      (state, totals), _ = jax.lax.scan(body, (state, zeros_like_totals(order)),
+                                        jnp.arange(steps))
       return state, totals
     epoch_jit = jax.jit(epoch, donate_argnums=(0,))
 
@@ -112,26 +159,28 @@ def make_epoch_runner(train_step: Callable, augment: Callable, preprocess: Calla
   return compile_, run_epoch
 
 
-def make_evaluator(model, preprocess: Callable, chunk: int) -> Callable[[Any, DeviceSplit],
-                                                                        dict[str, float]]:
-  """``evaluate(variables, split) -> {"loss", "accuracy"}`` over the whole split."""
+def make_evaluator(model, preprocess: Callable, chunk: int, many: bool, placement: Placement
+                   ) -> Callable[[Any, DeviceSplit], list[dict[str, float]]]:
+  """``evaluate(variables, split) -> [{"loss", "accuracy"}, ...]`` over the
+  whole split, one dict per model."""
   eval_step = make_eval_step(model)
 
-  @jax.jit
   def chunk_on_device(variables, totals, split: DeviceSplit, index):
-    sl = functools.partial(jax.lax.dynamic_slice_in_dim, start_index=index * chunk,
-                           slice_size=chunk)
+    sl = lambda x: placement.shard_batch(jax.lax.dynamic_slice_in_dim(x, index * chunk, chunk))
     batch = {"images": preprocess(sl(split.images)), "labels": sl(split.labels),
              "weights": sl(split.weights)}
     return jax.tree.map(jnp.add, totals, eval_step(variables, batch))
 
-  def evaluate(variables, split: DeviceSplit) -> dict[str, float]:
-    totals = {"loss": jnp.zeros(()), "correct": jnp.zeros(()), "count": jnp.zeros(())}
+  chunk_all = jax.jit(per_model(chunk_on_device, (0, 0, None, None), many))
+
+  def evaluate(variables, split: DeviceSplit) -> list[dict[str, float]]:
+    shape = jax.tree.leaves(variables)[0].shape[:1] if many else ()
+    totals = {"loss": jnp.zeros(shape), "correct": jnp.zeros(shape), "count": jnp.zeros(shape)}
     for i in range(split.images.shape[0] // chunk):
-      totals = chunk_on_device(variables, totals, split, i)
-    totals = jax.device_get(totals)
-    return {"loss": float(totals["loss"] / totals["count"]),
-            "accuracy": float(totals["correct"] / totals["count"])}
+      totals = chunk_all(variables, totals, split, i)
+    totals = {k: np.atleast_1d(v) for k, v in jax.device_get(totals).items()}
+    return [{"loss": float(loss / count), "accuracy": float(correct / count)}
+            for loss, correct, count in zip(totals["loss"], totals["correct"], totals["count"])]
 
   return evaluate
 
@@ -160,19 +209,41 @@ class Progress:
     self.stream.flush()
 
 
-def train_and_evaluate(config: ConfigDict, workdir: str, *, data: MNIST | None = None,
-                       data_dir: str | None = None, download: bool = False,
-                       overwrite: bool = False, log: Callable[[str], None] = print
-                       ) -> dict[str, Any]:
-  """Train ``config.model`` on MNIST, validating every epoch and testing at
-  the end; write config, metrics, summary and curves to ``workdir``.
+def train_and_evaluate(config: ConfigDict, workdir: str, **kwargs: Any) -> dict[str, Any]:
+  """Train ``config.model`` with ``config.seed`` on MNIST, validating every
+  epoch and testing at the end; write config, metrics, summary, curves and
+  variables to ``workdir``. Keyword arguments as for :func:`train_seeds`.
+  Returns the summary (also ``workdir/summary.json``)."""
+  return train_seeds(config, [config.seed], [workdir], **kwargs)[0]
+
+
+def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str], *,
+                data: MNIST | None = None, data_dir: str | None = None,
+                download: bool = False, overwrite: bool = False,
+                log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+  """Train one model per seed under ``config``, each into its own workdir.
+
+  Several seeds train together in lockstep: their states are stacked on a
+  leading axis and every step is ``vmap``-ped over it, one compiled program
+  for all (same data set, each seed its own initialisation, data order and
+  augmentation). One seed runs unbatched, so a single run's numbers do not
+  depend on how it was launched.
 
   Nothing is written until the config, the model and the data have been
-  checked. Returns the summary (also ``workdir/summary.json``).
+  checked. Returns one summary per seed.
   """
   start = time.perf_counter()
   check_config(config)
+  if len(seeds) != len(workdirs) or not seeds:
+    raise ValueError(f"need one workdir per seed, got {len(seeds)} seeds and "
+                     f"{len(workdirs)} workdirs")
   model = models.create(config.model, **config.model_kwargs)
+  placement = Placement(config.num_devices)
+  for field in ("batch_size", "eval_batch_size"):
+    if config[field] % placement.num_devices:
+      raise ConfigError(f"config.{field}={config[field]}: must be divisible by the "
+                        f"{placement.num_devices} devices the batch is split over "
+                        f"(or set config.num_devices)")
   if data is None:
     data = load(data_dir, source=config.data_source, download_missing=download,
                 train_size=config.train_size)
@@ -180,99 +251,121 @@ def train_and_evaluate(config: ConfigDict, workdir: str, *, data: MNIST | None =
   if config.batch_size > len(train_split):
     raise ConfigError(f"config.batch_size={config.batch_size}: larger than the "
                       f"{len(train_split)} training examples")
-  workdir_lib.prepare(workdir, overwrite=overwrite)
-  workdir_lib.write_json(os.path.join(workdir, "config.json"), config.to_dict())
+  for workdir in workdirs:
+    workdir_lib.prepare(workdir, overwrite=overwrite)
+  for seed, workdir in zip(seeds, workdirs):
+    workdir_lib.write_json(os.path.join(workdir, "config.json"),
+                           dict(config.to_dict(), seed=seed))
 
+  many = len(seeds) > 1
   steps = len(train_split) // config.batch_size
   tx = make_optimizer(config, steps)
   schedule = learning_rate_schedule(config, steps)
-  init_key, data_key = jax.random.split(jax.random.key(config.seed))
+  keys = jnp.stack([jax.random.split(jax.random.key(seed)) for seed in seeds])
+  init_keys, data_keys = (keys[:, 0], keys[:, 1]) if many else (keys[0, 0], keys[0, 1])
   preprocess = get_preprocessor(config.preprocess)
   input_shape = jax.eval_shape(preprocess, jax.ShapeDtypeStruct((1, 28, 28), jnp.uint8)).shape
-  state = init_state(model, tx, init_key, input_shape[1:])
-  params = count_params(state.params)
+  init = per_model(lambda key: init_state(model, tx, key, input_shape[1:]), 0, many)
+  state = placement.replicate(jax.jit(init)(init_keys))
+  params = count_params(state.params) // len(seeds)
   loop = resolve_loop(config.loop)
-  compile_epoch, run_epoch = make_epoch_runner(make_train_step(model, tx),
-                                               make_augmentation(config), preprocess,
-                                               config.batch_size, steps, loop)
-  evaluate = make_evaluator(model, preprocess, config.eval_batch_size)
-  train_dev = to_device(train_split)
-  valid_dev = to_device(data.valid, config.eval_batch_size)
-  test_dev = to_device(data.test, config.eval_batch_size)
+  compile_epoch, run_epoch = make_epoch_runner(
+      make_train_step(model, tx), make_augmentation(config), preprocess, config.batch_size,
+      steps, loop, many, placement)
+  evaluate = make_evaluator(model, preprocess, config.eval_batch_size, many, placement)
+  train_dev = placement.replicate(to_device(train_split))
+  valid_dev = placement.replicate(to_device(data.valid, config.eval_batch_size))
+  test_dev = placement.replicate(to_device(data.test, config.eval_batch_size))
   log(f"{config.model}: {params:,} parameters; {len(train_split):,} train / "
       f"{len(data.valid):,} valid / {len(data.test):,} test examples; {config.epochs} epochs "
       f"of {steps} steps (batch {config.batch_size}, {config.optimizer} lr "
-      f"{config.learning_rate:g} {config.schedule}); {jax.default_backend()} x"
-      f"{jax.device_count()}, loop={loop}")
+      f"{config.learning_rate:g} {config.schedule}); seed{'s' if many else ''} "
+      f"{', '.join(map(str, seeds))}; {jax.default_backend()} x{placement.num_devices}, "
+      f"loop={loop}")
 
-  order_of = jax.jit(epoch_permutation, static_argnums=1)
+  orders_for = jax.jit(per_model(
+      lambda key, epoch: epoch_permutation(jax.random.fold_in(key, epoch), len(train_split)),
+      (0, None), many))
   t = time.perf_counter()
-  compile_epoch(state, train_dev, order_of(data_key, len(train_split)))
+  compile_epoch(state, train_dev, orders_for(data_keys, 0))
   evaluate(state.variables(), valid_dev)
   compile_seconds = time.perf_counter() - t
 
-  metrics_path = os.path.join(workdir, "metrics.jsonl")
-  history, train_seconds = [], 0.0
+  histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
+  train_seconds = 0.0
   for epoch in range(1, config.epochs + 1):
-    order = order_of(jax.random.fold_in(data_key, epoch), len(train_split))
+    orders = orders_for(data_keys, epoch)
     t = time.perf_counter()
-    state, totals = run_epoch(state, train_dev, order,
-                              Progress(epoch, config.epochs, steps))
-    totals = jax.device_get(totals)
+    state, totals = run_epoch(state, train_dev, orders, Progress(epoch, config.epochs, steps))
+    totals = {k: np.atleast_1d(v) for k, v in jax.device_get(totals).items()}
     epoch_seconds = time.perf_counter() - t
     train_seconds += epoch_seconds
     t = time.perf_counter()
     valid = evaluate(state.variables(), valid_dev)
-    record = {
-        "epoch": epoch,
-        "train_loss": float(totals["loss"] / totals["count"]),
-        "train_accuracy": float(totals["correct"] / totals["count"]),
-        "valid_loss": valid["loss"],
-        "valid_accuracy": valid["accuracy"],
-        "learning_rate": float(schedule(epoch * steps - 1)),
-        "epoch_seconds": epoch_seconds,
-        "eval_seconds": time.perf_counter() - t,
-        "examples_per_second": steps * config.batch_size / epoch_seconds,
-    }
-    if not all(math.isfinite(record[k]) for k in ("train_loss", "valid_loss")):
+    eval_seconds = time.perf_counter() - t
+    for i, workdir in enumerate(workdirs):
+      record = {
+          "epoch": epoch,
+          "train_loss": float(totals["loss"][i] / totals["count"][i]),
+          "train_accuracy": float(totals["correct"][i] / totals["count"][i]),
+          "valid_loss": valid[i]["loss"],
+          "valid_accuracy": valid[i]["accuracy"],
+          "learning_rate": float(schedule(epoch * steps - 1)),
+          "epoch_seconds": epoch_seconds / len(seeds),
+          "eval_seconds": eval_seconds / len(seeds),
+          "examples_per_second": len(seeds) * steps * config.batch_size / epoch_seconds,
+      }
+      workdir_lib.append_jsonl(os.path.join(workdir, "metrics.jsonl"), record)
+      histories[i].append(record)
+    last = [h[-1] for h in histories]
+    mean = lambda key: float(np.mean([r[key] for r in last]))
+    log(f"epoch {epoch:3d}/{config.epochs}  loss {mean('train_loss'):.4f}  "
+        f"acc {mean('train_accuracy'):.4f}  valid loss {mean('valid_loss'):.4f}  "
+        f"valid acc {mean('valid_accuracy'):.4f}{' (mean of seeds)' if many else ''}  "
+        f"{epoch_seconds:.1f}s ({len(seeds) * steps * config.batch_size / epoch_seconds:,.0f} "
+        f"ex/s)")
+    if not all(math.isfinite(r[k]) for r in last for k in ("train_loss", "valid_loss")):
       log(f"epoch {epoch}: the loss is not finite (learning rate {config.learning_rate:g} "
           f"too large?); stopping")
-      workdir_lib.append_jsonl(metrics_path, record)
-      history.append(record)
       break
-    workdir_lib.append_jsonl(metrics_path, record)
-    history.append(record)
-    log(f"epoch {epoch:3d}/{config.epochs}  loss {record['train_loss']:.4f}  "
-        f"acc {record['train_accuracy']:.4f}  valid loss {record['valid_loss']:.4f}  "
-        f"valid acc {record['valid_accuracy']:.4f}  {epoch_seconds:.1f}s "
-        f"({record['examples_per_second']:,.0f} ex/s)")
 
   test = evaluate(state.variables(), test_dev)
-  epochs_run = len(history)
-  summary = {
-      "model": config.model,
-      "model_kwargs": {k: v for k, v in config.model_kwargs.to_dict().items() if v is not None},
-      "params": params,
-      "epochs": epochs_run,
-      "seed": config.seed,
-      "test_accuracy": test["accuracy"],
-      "test_error": 1.0 - test["accuracy"],
-      "test_loss": test["loss"],
-      "valid_accuracy": history[-1]["valid_accuracy"],
-      "valid_error": 1.0 - history[-1]["valid_accuracy"],
-      "train_accuracy": history[-1]["train_accuracy"],
-      "train_seconds": train_seconds,
-      "compile_seconds": compile_seconds,
-      "seconds_per_epoch": train_seconds / epochs_run,
-      "examples_per_second": epochs_run * steps * config.batch_size / train_seconds,
-      "total_seconds": time.perf_counter() - start,
-      "platform": jax.default_backend(),
-      "devices": jax.device_count(),
-      "loop": loop,
-      "train_examples": len(train_split),
-  }
-  workdir_lib.save_variables(workdir, jax.device_get(state.variables()))
-  workdir_lib.write_json(os.path.join(workdir, "summary.json"), summary)
-  plot_curves(history, os.path.join(workdir, "curves.png"),
-              f"{config.model}: test error {100 * summary['test_error']:.2f}%")
-  return summary
+  epochs_run = len(histories[0])
+  summaries = []
+  for i, (seed, workdir) in enumerate(zip(seeds, workdirs)):
+    history = histories[i]
+    summary = {
+        "model": config.model,
+        "model_kwargs": {k: v for k, v in config.model_kwargs.to_dict().items()
+                         if v is not None},
+        "params": params,
+        "epochs": epochs_run,
+        "seed": seed,
+        "test_accuracy": test[i]["accuracy"],
+        "test_error": 1.0 - test[i]["accuracy"],
+        "test_loss": test[i]["loss"],
+        "valid_accuracy": history[-1]["valid_accuracy"],
+        "valid_error": 1.0 - history[-1]["valid_accuracy"],
+        "train_accuracy": history[-1]["train_accuracy"],
+        # With several seeds in lockstep, times are the shared wall time / seeds.
+        "train_seconds": train_seconds / len(seeds),
+        "compile_seconds": compile_seconds,
+        "seconds_per_epoch": train_seconds / len(seeds) / epochs_run,
+        "examples_per_second": len(seeds) * epochs_run * steps * config.batch_size
+                               / train_seconds,
+        "total_seconds": time.perf_counter() - start,
+        "seeds_trained_together": len(seeds),
+        "platform": jax.default_backend(),
+        "devices": placement.num_devices,
+        "loop": loop,
+        "train_examples": len(train_split),
+    }
+    variables = state.variables()
+    if many:
+      variables = jax.tree.map(lambda x, i=i: x[i], variables)
+    workdir_lib.save_variables(workdir, jax.device_get(variables))
+    workdir_lib.write_json(os.path.join(workdir, "summary.json"), summary)
+    plot_curves(history, os.path.join(workdir, "curves.png"),
+                f"{config.model}, seed {seed}: test error {100 * summary['test_error']:.2f}%")
+    summaries.append(summary)
+  return summaries
