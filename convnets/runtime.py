@@ -25,3 +25,24 @@ def use_fast_malloc() -> None:
     return
   env = dict(os.environ, LD_PRELOAD=":".join(filter(None, [library, os.environ.get("LD_PRELOAD")])))
   os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+# Set by the launchers of multi-host jobs (JAX's own, SLURM, Cloud TPU pods).
+DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS")
+
+
+def maybe_initialize_distributed() -> bool:
+  """Join a multi-host job when the launcher's environment says there is one.
+
+  ``jax.distributed.initialize()`` reads the coordinator address, process
+  count and index from the environment (JAX's variables, SLURM's, or a Cloud
+  TPU pod's metadata). After it, ``jax.devices()`` lists every host's devices
+  and the training mesh spans them all. Returns whether it initialised.
+  """
+  multi_slurm = int(os.environ.get("SLURM_NTASKS", "1")) > 1
+  tpu_pod = "," in os.environ.get("TPU_WORKER_HOSTNAMES", "")
+  if not (any(os.environ.get(v) for v in DISTRIBUTED_ENV) or multi_slurm or tpu_pod):
+    return False
+  import jax
+  jax.distributed.initialize()
+  return True

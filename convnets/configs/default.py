@@ -48,6 +48,7 @@ def get_config() -> ConfigDict:
   config.warmup_epochs = 0.0
   config.loop = "auto"             # "python" (one jit call per step), "scan" (one per epoch)
   config.num_devices = 0           # data parallelism over this many devices (0 = all)
+  config.test_every_epoch = False  # record test accuracy per epoch (time-to-accuracy only)
 
   config.seed = 0
   return config
