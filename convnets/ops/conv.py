@@ -37,6 +37,7 @@ Implementations (``impl``), all computing the same function:
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Sequence, Union
 
 import jax
@@ -62,14 +63,22 @@ def auto_impl(backend: str | None = None) -> str:
   return AUTO_IMPL.get(backend, "xla")
 
 
+def _is_int(value: object) -> bool:
+  # NumPy integers count; bools do not (stride=True is a mistake, not a 1).
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def as_pair(value: IntOrPair, name: str) -> tuple[int, int]:
   """An int or a pair of ints as a pair of positive ints, or a ValueError."""
-  pair = (value, value) if isinstance(value, int) else tuple(value)
-  if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+  if _is_int(value):
+    pair = (int(value), int(value))
+  elif isinstance(value, Sequence) and len(value) == 2 and all(map(_is_int, value)):
+    pair = (int(value[0]), int(value[1]))
+  else:
     raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
   if min(pair) < 1:
     raise ValueError(f"{name} must be >= 1, got {value!r}")
-  return pair  # type: ignore[return-value]
+  return pair
 
 
 def resolve_padding(padding: Padding, in_hw: tuple[int, int],

@@ -9,10 +9,11 @@ import jax.numpy as jnp
 def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Per-example ``-log softmax(logits)[label]``, shape ``(N,)``.
 
-  Computed as ``logsumexp(logits) - logits[label]``, stable for large logits.
+  ``log_softmax`` subtracts the largest logit first, so large logits neither
+  overflow nor lose the label's term to rounding.
   """
-  return jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(
-      logits, labels[:, None], axis=-1)[:, 0]
+  return -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), labels[:, None],
+                              axis=-1)[:, 0]
 
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -19,7 +19,9 @@ Two layouts of the regions, chosen by shape, compute the same values:
   pooling there has a hand-written gradient (:func:`_max_pool_blocks`), 2.5x
   faster on CPU than autodiff's tie-splitting one;
 * anything else: a patch tensor (``kh * kw`` strided slices stacked on a new
-  axis, :func:`convnets.ops.extract_patches`) reduced over that axis.
+  axis, :func:`convnets.ops.extract_patches`) reduced over that axis; max
+  pooling there reads each region's first maximum, so both paths send a tied
+  region's gradient to the same single unit.
 
 Neither uses ``lax.reduce_window``, whose max-pool gradient lowers to
 ``select_and_scatter``, several times slower on CPU.
@@ -31,6 +33,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from convnets.ops.conv import IntOrPair, Padding, as_pair, extract_patches, resolve_padding
 
@@ -50,7 +53,8 @@ def pool2d(x: jax.Array, *, kind: str = "max", window: IntOrPair = 2,
     p: the exponent of Lp pooling (``kind="lp"``), ``p >= 1``; may be a traced
       array, so that a layer can learn it.
     padding: as for :func:`convnets.ops.conv2d`; padded cells never win a max
-      and are not counted by avg.
+      and are not counted by avg. Each side's padding must be smaller than
+      the window, so that every region holds at least one real cell.
 
   Returns:
     ``(N, out_h, out_w, C)`` with ``out = (H + pads - kh) // sh + 1``.
@@ -66,14 +70,25 @@ def pool2d(x: jax.Array, *, kind: str = "max", window: IntOrPair = 2,
     if size + pad[0] + pad[1] < k:
       raise ValueError(f"window {window} is larger than the padded input "
                        f"({axis}: {size} + padding {pad} < {k})")
-  if kind == "lp" and isinstance(p, (int, float)) and p < 1:
+    # A region of padding alone has no max (-inf) and no average (0 / 0).
+    if max(pad) >= k:
+      raise ValueError(f"padding {pad} along {axis} must be smaller than the window "
+                       f"{window}, or some regions hold padding only")
+  # A traced p (a learnt one) cannot be checked here; Pool2D keeps it above 1.
+  if kind == "lp" and not isinstance(p, jax.core.Tracer) and np.any(np.asarray(p) < 1):
     raise ValueError(f"p must be >= 1 for Lp pooling, got {p}")
 
   blocks = stride == window and not any(pads[0]) and not any(pads[1])
   if kind == "max":
     if blocks:
       return _max_pool_blocks(x, window)
-    return extract_patches(x, window, stride, pads, pad_value=-jnp.inf).max(axis=3)
+    patches = extract_patches(x, window, stride, pads, pad_value=-jnp.inf)
+    # Select the first maximum rather than reduce with max, whose gradient
+    # splits ties: the gradient then goes to one unit per region, the first in
+    # row-major order, as in the blocks path and lax.reduce_window.
+    first = jnp.argmax(patches, axis=3)[:, :, :, None, :]
+    winner = jnp.arange(patches.shape[3])[:, None] == first
+    return jnp.where(winner, patches, 0.0).sum(axis=3)
 
   def window_sum(values: jax.Array) -> jax.Array:
     if blocks:

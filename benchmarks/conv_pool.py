@@ -1,0 +1,225 @@
+"""Forward + backward timings of the convolution and pooling implementations at
+the sizes the lecture's models use, and of a whole training step.
+
+  python benchmarks/conv_pool.py                  # the full measurement
+  python benchmarks/conv_pool.py --quick          # a smoke check (few repetitions)
+  python benchmarks/conv_pool.py --out=results/benchmarks
+
+Every timing is the median over ``--reps`` calls of a jitted function, after
+warm-up calls (compilation excluded), each waited for with
+``block_until_ready``. Writes ``conv_pool_<backend>.{json,md}`` to ``--out``
+and prints which convolution ``impl="auto"`` should resolve to on this backend,
+against ``convnets.ops.conv.AUTO_IMPL``.
+
+The layers (batch 128, Lecture 7's simple ConvNet and a second conv layer):
+
+* conv1: 28x28x1 -> 20 maps 5x5; gradients for the kernel and bias only, as in
+  training (nothing is below the first layer to receive ``dL/dx``);
+* conv2: 12x12x20 -> 40 maps 5x5; gradients for input, kernel and bias;
+* tiny: 10x10x2 -> 4 maps 5x5, batch 8, the only size at which the naive
+  loops (one einsum per output position, the reference) are timed;
+* pooling of 24x24x20 maps (conv1's output) over 2x2 regions, and 3x3 regions
+  with stride 2 for the overlapping (patch-tensor) path.
+
+The training step is the simple ConvNet's (batch 128, Adam, softmax
+cross-entropy) built (a) from this package's ops with ``impl="auto"``, and
+(b) from ``flax.linen.Conv``, ``flax.linen.max_pool`` and ``flax.linen.Dense``:
+the same architecture and parameter count (289,630), written as a textbook
+would. Their ratio is this package's speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import optax
+from jax import lax
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run as a script from anywhere
+
+# The package needs ROOT on the path.
+from convnets import models  # noqa: E402
+from convnets.ops import conv2d, pool2d  # noqa: E402
+from convnets.ops.conv import AUTO_IMPL, auto_impl  # noqa: E402
+from convnets.runtime import use_fast_malloc  # noqa: E402
+from convnets.train.loop import count_params  # noqa: E402
+from convnets.train.step import init_state, make_train_step  # noqa: E402
+
+BATCH = 128
+CONV_IMPLS = ("xla", "im2col", "handgrad")
+# name -> (batch, input (H, W, C), maps, gradients wanted for (x, w, b))
+CONV_CASES = {
+    "conv1": (BATCH, (28, 28, 1), 20, (False, True, True)),
+    "conv2": (BATCH, (12, 12, 20), 40, (True, True, True)),
+    "tiny": (8, (10, 10, 2), 4, (True, True, True)),
+}
+POOL_INPUT = (BATCH, 24, 24, 20)
+
+
+def median_ms(fn: Callable[..., Any], args: Sequence[Any], reps: int, warmup: int) -> float:
+  """Median wall time of ``fn(*args)`` in milliseconds, after ``warmup`` calls."""
+  for _ in range(warmup):
+    jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(reps):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return 1e3 * statistics.median(times)
+
+
+def forward_backward(layer: Callable[..., Any], argnums: tuple[int, ...]) -> Callable[..., Any]:
+  """Jitted ``(args..., cotangent) -> (loss, grads)`` with ``loss = <layer(args), cotangent>``,
+  so the backward pass is the layer's VJP at a dense cotangent."""
+
+  def loss(*args):
+    *inputs, cotangent = args
+    return (layer(*inputs) * cotangent).sum()
+
+  return jax.jit(jax.value_and_grad(loss, argnums=argnums))
+
+
+def conv_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
+  rows = []
+  for case, (batch, (h, w, c), maps, wanted) in CONV_CASES.items():
+    keys = jax.random.split(jax.random.key(0), 4)
+    x = jax.random.normal(keys[0], (batch, h, w, c))
+    kernel = jax.random.normal(keys[1], (5, 5, c, maps)) * 0.1
+    bias = jax.random.normal(keys[2], (maps,))
+    cotangent = jax.random.normal(keys[3], (batch, h - 4, w - 4, maps))
+    argnums = tuple(i for i, want in enumerate(wanted) if want)
+    for impl in CONV_IMPLS + (("naive",) if case == "tiny" else ()):
+      step = forward_backward(lambda x, k, b, impl=impl: conv2d(x, k, b, impl=impl), argnums)
+      ms = median_ms(step, (x, kernel, bias, cotangent), reps, warmup)
+      rows.append({"benchmark": f"{case} conv fwd+bwd", "layer": case, "impl": impl,
+                   "shape": f"{batch}x{h}x{w}x{c} -> {maps} maps 5x5", "batch": batch, "ms": ms})
+  return rows
+
+
+def pool_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
+  def reduce_window_max(window, stride):
+    return lambda x: lax.reduce_window(x, -float("inf"), lax.max, (1, window, window, 1),
+                                       (1, stride, stride, 1), "VALID")
+
+  variants = [
+      ("max 2x2", "pool2d (blocks, custom VJP)", lambda x: pool2d(x, kind="max", window=2)),
+      ("max 2x2", "flax.linen.max_pool", lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))),
+      ("max 2x2", "lax.reduce_window", reduce_window_max(2, 2)),
+      ("max 3x3 /2", "pool2d (patches)", lambda x: pool2d(x, kind="max", window=3, stride=2)),
+      ("max 3x3 /2", "lax.reduce_window", reduce_window_max(3, 2)),
+      ("avg 2x2", "pool2d", lambda x: pool2d(x, kind="avg", window=2)),
+      ("sum 2x2", "pool2d", lambda x: pool2d(x, kind="sum", window=2)),
+      ("lp 2x2 (p=2)", "pool2d", lambda x: pool2d(x, kind="lp", window=2, p=2.0)),
+  ]
+  x = jax.random.normal(jax.random.key(1), POOL_INPUT)
+  rows = []
+  for benchmark, impl, layer in variants:
+    cotangent = jax.random.normal(jax.random.key(2), jax.eval_shape(layer, x).shape)
+    ms = median_ms(forward_backward(layer, (0,)), (x, cotangent), reps, warmup)
+    rows.append({"benchmark": f"{benchmark} pool fwd+bwd", "impl": impl,
+                 "shape": "x".join(map(str, POOL_INPUT)), "batch": BATCH, "ms": ms})
+  return rows
+
+
+class TextbookConvNet(nn.Module):
+  """The simple ConvNet from Flax's stock layers (the comparison baseline):
+  ``(N, 28, 28, 1) -> (N, 10)`` logits."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    x = nn.max_pool(nn.relu(nn.Conv(20, (5, 5), padding="VALID")(x)), (2, 2), strides=(2, 2))
+    x = nn.relu(nn.Dense(100)(x.reshape(x.shape[0], -1)))
+    return nn.Dense(10)(x)
+
+
+def train_step_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
+  keys = jax.random.split(jax.random.key(3), 2)
+  batch = {"images": jax.random.uniform(keys[0], (BATCH, 28, 28, 1)),
+           "labels": jax.random.randint(keys[1], (BATCH,), 0, 10)}
+  rows = []
+  for impl, model in [(f"convnets ops (auto = {auto_impl()})", models.create("convnet")),
+                      ("flax.linen Conv + max_pool + Dense", TextbookConvNet())]:
+    tx = optax.adam(1e-3)
+    state = init_state(model, tx, jax.random.key(4), (28, 28, 1))
+    if count_params(state.params) != 289_630:
+      raise AssertionError(f"{impl}: {count_params(state.params):,} parameters, not 289,630")
+    step = jax.jit(make_train_step(model, tx))
+    ms = median_ms(lambda state: step(state, batch)[0], (state,), reps, warmup)
+    rows.append({"benchmark": "convnet train step", "impl": impl,
+                 "shape": f"{BATCH}x28x28x1, Adam", "batch": BATCH, "ms": ms})
+  return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+  lines = ["| benchmark | impl | shape | ms | examples/s |", "|---|---|---|---:|---:|"]
+  lines += [f"| {r['benchmark']} | {r['impl']} | {r['shape']} | {r['ms']:.3f} | "
+            f"{r['examples_per_s']:,.0f} |" for r in rows]
+  return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true", help="3 repetitions, 1 warm-up call")
+  parser.add_argument("--reps", type=int, default=30, help="timed calls per benchmark")
+  parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
+  parser.add_argument("--out", default=os.path.join(ROOT, "results", "benchmarks"),
+                      help="folder for conv_pool_<backend>.{json,md}")
+  args = parser.parse_args(argv)
+  reps, warmup = (3, 1) if args.quick else (args.reps, args.warmup)
+  backend = jax.default_backend()
+  rows = conv_rows(reps, warmup) + pool_rows(reps, warmup) + train_step_rows(reps, warmup)
+  for row in rows:
+    row["examples_per_s"] = row["batch"] / (row["ms"] / 1e3)
+
+  # auto should be the fastest implementation over the models' two layers.
+  layer_ms = {impl: sum(r["ms"] for r in rows
+                        if r["impl"] == impl and r.get("layer") in ("conv1", "conv2"))
+              for impl in CONV_IMPLS}
+  fastest = min(layer_ms, key=layer_ms.get)
+  per_layer = {layer: min((r for r in rows if r.get("layer") == layer and r["impl"] in CONV_IMPLS),
+                          key=lambda r: r["ms"])["impl"] for layer in ("conv1", "conv2")}
+  ours, textbook = (r["examples_per_s"] for r in rows if r["benchmark"] == "convnet train step")
+  summary = [
+      f"conv1 + conv2 fwd+bwd on {backend}: "
+      + ", ".join(f"{impl} {ms:.3f} ms" for impl, ms in layer_ms.items()),
+      f"fastest per layer: conv1 {per_layer['conv1']}, conv2 {per_layer['conv2']}; "
+      f"over both: {fastest}; AUTO_IMPL[{backend!r}] = {auto_impl(backend)!r}"
+      + (" (agrees)" if fastest == auto_impl(backend) else
+         f" (disagrees: set AUTO_IMPL[{backend!r}] = {fastest!r} in convnets/ops/conv.py)"),
+      f"training step: {ours:,.0f} examples/s with convnets ops, {textbook:,.0f} with "
+      f"flax.linen layers: {ours / textbook:.2f}x",
+  ]
+  device = jax.devices()[0]
+  header = (f"# conv_pool benchmark: {backend} ({device.device_kind}), jax {jax.__version__}, "
+            f"median of {reps} after {warmup} warm-up{' (--quick)' if args.quick else ''}, "
+            f"{datetime.datetime.now().isoformat(timespec='seconds')}")
+  report = "\n\n".join([header, markdown(rows), "\n".join(f"- {line}" for line in summary)])
+  print(report)
+
+  os.makedirs(args.out, exist_ok=True)
+  stem = os.path.join(args.out, f"conv_pool_{backend}")
+  with open(stem + ".md", "w") as f:
+    f.write(report + "\n")
+  with open(stem + ".json", "w") as f:
+    json.dump({"backend": backend, "device": device.device_kind, "jax": jax.__version__,
+               "reps": reps, "warmup": warmup, "quick": args.quick, "rows": rows,
+               "conv_layers_ms": layer_ms, "fastest_conv_impl": fastest,
+               "fastest_conv_impl_per_layer": per_layer,
+               "auto_impl": auto_impl(backend), "auto_table": AUTO_IMPL,
+               "train_step_speedup": ours / textbook}, f, indent=2)
+  print(f"\nwrote {stem}.md and {stem}.json")
+
+
+if __name__ == "__main__":
+  use_fast_malloc()
+  main()
