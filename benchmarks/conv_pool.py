@@ -9,7 +9,7 @@ Every timing is the median over ``--reps`` calls of a jitted function, after
 warm-up calls (compilation excluded), each waited for with
 ``block_until_ready``. Writes ``conv_pool_<backend>.{json,md}`` to ``--out``
 and prints which convolution ``impl="auto"`` should resolve to on this backend,
-against ``convnets.ops.conv.AUTO_IMPL``.
+per layer, against ``convnets.ops.conv.AUTO_IMPL``.
 
 The layers (batch 128, Lecture 7's simple ConvNet and a second conv layer):
 
@@ -147,7 +147,7 @@ def train_step_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
   batch = {"images": jax.random.uniform(keys[0], (BATCH, 28, 28, 1)),
            "labels": jax.random.randint(keys[1], (BATCH,), 0, 10)}
   rows = []
-  for impl, model in [(f"convnets ops (auto = {auto_impl()})", models.create("convnet")),
+  for impl, model in [(f"convnets ops (auto = {auto_impl(in_maps=1)})", models.create("convnet")),
                       ("flax.linen Conv + max_pool + Dense", TextbookConvNet())]:
     tx = optax.adam(1e-3)
     state = init_state(model, tx, jax.random.key(4), (28, 28, 1))
@@ -189,13 +189,15 @@ def main(argv: Sequence[str] | None = None) -> None:
   per_layer = {layer: min((r for r in rows if r.get("layer") == layer and r["impl"] in CONV_IMPLS),
                           key=lambda r: r["ms"])["impl"] for layer in ("conv1", "conv2")}
   ours, textbook = (r["examples_per_s"] for r in rows if r["benchmark"] == "convnet train step")
+  chosen = {"conv1": auto_impl(backend, in_maps=1), "conv2": auto_impl(backend, in_maps=20)}
   summary = [
       f"conv1 + conv2 fwd+bwd on {backend}: "
       + ", ".join(f"{impl} {ms:.3f} ms" for impl, ms in layer_ms.items()),
-      f"fastest per layer: conv1 {per_layer['conv1']}, conv2 {per_layer['conv2']}; "
-      f"over both: {fastest}; AUTO_IMPL[{backend!r}] = {auto_impl(backend)!r}"
-      + (" (agrees)" if fastest == auto_impl(backend) else
-         f" (disagrees: set AUTO_IMPL[{backend!r}] = {fastest!r} in convnets/ops/conv.py)"),
+      f"fastest per layer: conv1 (1 input map) {per_layer['conv1']}, conv2 (20 input maps) "
+      f"{per_layer['conv2']}; over both: {fastest}; auto picks conv1 {chosen['conv1']}, "
+      f"conv2 {chosen['conv2']}"
+      + (" (agrees)" if chosen == per_layer else
+         f" (disagrees: update AUTO_IMPL[{backend!r}] in convnets/ops/conv.py)"),
       f"training step: {ours:,.0f} examples/s with convnets ops, {textbook:,.0f} with "
       f"flax.linen layers: {ours / textbook:.2f}x",
   ]
@@ -215,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                "reps": reps, "warmup": warmup, "quick": args.quick, "rows": rows,
                "conv_layers_ms": layer_ms, "fastest_conv_impl": fastest,
                "fastest_conv_impl_per_layer": per_layer,
-               "auto_impl": auto_impl(backend), "auto_table": AUTO_IMPL,
+               "auto_impl": chosen, "auto_table": AUTO_IMPL,
                "train_step_speedup": ours / textbook}, f, indent=2)
   print(f"\nwrote {stem}.md and {stem}.json")
 

@@ -18,7 +18,7 @@ from jax.test_util import check_grads
 from scipy import signal
 
 from convnets.ops import IMPLS, MODES, conv2d, flip_kernel
-from convnets.ops.conv import AUTO_IMPL, auto_impl
+from convnets.ops.conv import AUTO_IMPL, FEW_INPUT_MAPS, auto_impl
 
 CONCRETE_IMPLS = tuple(impl for impl in IMPLS if impl != "auto")
 FAST_IMPLS = ("xla", "im2col", "handgrad")
@@ -145,11 +145,14 @@ def test_lecture_layer_shapes(in_shape, w_shape):
 
 
 def test_auto_is_the_measured_impl_for_this_backend():
-  assert set(AUTO_IMPL.values()) <= set(FAST_IMPLS)
+  assert {impl for pair in AUTO_IMPL.values() for impl in pair} <= set(FAST_IMPLS)
   assert auto_impl("an unmeasured backend") == "xla"
-  x, w, b = random_arrays(4, (2, 8, 8, 2), (3, 3, 2, 4))
-  assert np.array_equal(conv2d(x, w, b, impl="auto"),
-                        conv2d(x, w, b, impl=AUTO_IMPL.get(jax.default_backend(), "xla")))
+  assert auto_impl("cpu", in_maps=1) == AUTO_IMPL["cpu"][0]
+  assert auto_impl("cpu", in_maps=FEW_INPUT_MAPS + 1) == AUTO_IMPL["cpu"][1]
+  few, many = AUTO_IMPL.get(jax.default_backend(), ("xla", "xla"))
+  for in_maps, impl in ((2, few), (FEW_INPUT_MAPS + 2, many)):
+    x, w, b = random_arrays(4, (2, 8, 8, in_maps), (3, 3, in_maps, 4))
+    assert np.array_equal(conv2d(x, w, b, impl="auto"), conv2d(x, w, b, impl=impl))
 
 
 def loss(impl, mode, stride, padding, x, w, b, cotangent):

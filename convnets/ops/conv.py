@@ -31,7 +31,8 @@ Implementations (``impl``), all computing the same function:
   :func:`_handgrad_bwd` for the derivation.
 * ``"naive"``: explicit Python loops over output positions, the reference.
 * ``"auto"``: the fastest correct implementation for the current backend,
-  chosen from ``benchmarks/conv_pool.py`` measurements (see ``AUTO_IMPL``).
+  chosen per backend and input map count from ``benchmarks/conv_pool.py``
+  measurements (see ``AUTO_IMPL``).
 """
 
 from __future__ import annotations
@@ -50,17 +51,22 @@ IntOrPair = Union[int, Sequence[int]]
 MODES = ("xcorr", "conv")
 IMPLS = ("auto", "xla", "im2col", "handgrad", "naive")
 
-# Measured with benchmarks/conv_pool.py (forward + backward of the lecture
-# ConvNet's layers, batch 128); results/benchmarks/conv_pool_cpu.md holds the
-# table. Backends not measured fall back to XLA's own convolution, which is
-# the vendor-tuned path on GPU and TPU.
-AUTO_IMPL = {"cpu": "im2col", "gpu": "xla", "tpu": "xla"}
+# Measured with benchmarks/conv_pool.py (forward + backward at batch 128;
+# results/benchmarks/conv_pool_cpu.md): on CPU im2col wins clearly for a first
+# layer on 1 input map (XLA's convolution handles so few input channels
+# poorly), XLA's convolution for a layer on 20 input maps. So ``auto`` picks
+# by the input map count: the first entry up to FEW_INPUT_MAPS, else the
+# second. Backends not measured use XLA's convolution, the vendor-tuned path
+# on GPU and TPU.
+FEW_INPUT_MAPS = 4
+AUTO_IMPL = {"cpu": ("im2col", "xla"), "gpu": ("xla", "xla"), "tpu": ("xla", "xla")}
 
 
-def auto_impl(backend: str | None = None) -> str:
-  """The implementation ``impl="auto"`` resolves to on ``backend``."""
-  backend = backend or jax.default_backend()
-  return AUTO_IMPL.get(backend, "xla")
+def auto_impl(backend: str | None = None, in_maps: int = 1) -> str:
+  """The implementation ``impl="auto"`` resolves to on ``backend`` for a
+  layer with ``in_maps`` input maps."""
+  few, many = AUTO_IMPL.get(backend or jax.default_backend(), ("xla", "xla"))
+  return few if in_maps <= FEW_INPUT_MAPS else many
 
 
 def _is_int(value: object) -> bool:
@@ -287,6 +293,6 @@ def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
   if mode == "conv":
     w = flip_kernel(w)
   if impl == "auto":
-    impl = auto_impl()
+    impl = auto_impl(in_maps=x.shape[3])
   y = _XCORR[impl](x, w, stride, pads)
   return y if b is None else y + b
