@@ -6,13 +6,14 @@ op; the mathematics, its shapes and its citations live with the op.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from convnets import ops
+from convnets.ops import normalisation
 from convnets.ops.conv import IntOrPair, Padding
 
 Initializer = Callable[..., jax.Array]
@@ -80,6 +81,33 @@ class Pool2D(nn.Module):
                       p=p, padding=self.padding)
 
 
+class BatchNorm(nn.Module):
+  """Batch normalisation of the last axis (:func:`convnets.ops.normalisation.batch_norm`).
+
+  Parameters ``scale`` (gamma, initialised by ``scale_init``, default 1) and
+  ``bias`` (beta, 0), ``(C,)``; the running averages ``mean`` (0) and ``var``
+  (1) live in the ``batch_stats`` collection, updated in training when that
+  collection is mutable and left alone at initialisation.
+  """
+  momentum: float = 0.9
+  epsilon: float = 1e-5
+  scale_init: Initializer = nn.initializers.ones
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    channels = x.shape[-1]
+    scale = self.param("scale", self.scale_init, (channels,))
+    bias = self.param("bias", nn.initializers.zeros, (channels,))
+    mean = self.variable("batch_stats", "mean", jnp.zeros, (channels,), jnp.float32)
+    var = self.variable("batch_stats", "var", jnp.ones, (channels,), jnp.float32)
+    y, (new_mean, new_var) = normalisation.batch_norm(
+        x, scale, bias, mean.value, var.value, train=train, momentum=self.momentum,
+        epsilon=self.epsilon)
+    if train and not self.is_initializing():
+      mean.value, var.value = new_mean, new_var
+    return y
+
+
 class ConvPool(nn.Module):
   """Convolution -> transfer function -> pooling: the lecture's
   "convolutional + pooling layer" (``pooling="none"`` skips the pooling).
@@ -87,6 +115,12 @@ class ConvPool(nn.Module):
   For max-pooling after a monotone transfer function the layer computes
   ``f(maxpool(conv(x)) + b)`` instead of ``maxpool(f(conv(x) + b))``: the
   same numbers, with the bias and ``f`` applied to 4x fewer units.
+
+  With ``batch_norm`` the maps are batch-normalised before the transfer
+  function (Ioffe & Szegedy 2015, Section 3.2: ``f(BN(W x))``, the
+  convolution's bias dropped because BN's shift ``beta`` takes its place),
+  then pooled: ``pool(f(BN(conv(x))))``. BN's per-map scale may be negative,
+  so it does not commute with max-pooling and is applied to every unit.
   """
   features: int
   kernel_size: IntOrPair = 5
@@ -100,16 +134,20 @@ class ConvPool(nn.Module):
   pool_stride: IntOrPair | None = None
   p: float = 2.0
   learnable_p: bool = False
+  batch_norm: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     act = ops.get_activation(self.activation)
     conv = Conv2D(self.features, self.kernel_size, self.mode, self.stride, self.padding,
-                  self.impl, name="conv")
+                  self.impl, use_bias=not self.batch_norm, name="conv")
+    pool = (lambda maps: maps) if self.pooling == "none" else Pool2D(
+        self.pooling, self.pool_window, self.pool_stride, self.p, self.learnable_p,
+        name="pool")
+    if self.batch_norm:
+      return pool(act(BatchNorm(name="bn")(conv(x), train)))
     if self.pooling == "none":
       return act(conv(x))
-    pool = Pool2D(self.pooling, self.pool_window, self.pool_stride, self.p,
-                  self.learnable_p, name="pool")
     if self.pooling == "max" and self.activation in MONOTONE_ACTIVATIONS:
       maps, bias = conv(x, add_bias=False)
       return act(pool(maps) + bias)
@@ -128,3 +166,36 @@ class Dense(nn.Module):
     bias = (self.param("bias", nn.initializers.zeros, (self.features,))
             if self.use_bias else None)
     return ops.dense(x, kernel, bias)
+
+
+def hidden_layers(x: jax.Array, sizes: Sequence[int], activation: str, *,
+                  batch_norm: bool = False, dropout: float = 0.0, train: bool = False
+                  ) -> jax.Array:
+  """Fully connected hidden layers, ``(N, D) -> (N, sizes[-1])``, each
+  ``dropout(f(BN(W x)))`` (BN with ``batch_norm``, replacing the bias; dropout
+  with ``dropout > 0``), as submodules ``hidden1``, ``hidden1_bn``, ...
+  of the calling module (call it from a compact method).
+
+  Dropout (Srivastava et al. 2014, "Dropout: A Simple Way to Prevent Neural
+  Networks from Overfitting") zeroes each hidden unit with probability
+  ``dropout`` in training and scales the survivors by ``1 / (1 - dropout)``,
+  so that the expected input of the next layer is unchanged and evaluation
+  (``train=False``) uses the whole network as it is. Its mask is drawn from
+  the ``"dropout"`` PRNG stream that the training step supplies.
+  """
+  act = ops.get_activation(activation)
+  for i, units in enumerate(sizes):
+    name = f"hidden{i + 1}"
+    x = Dense(units, use_bias=not batch_norm, name=name)(x)
+    if batch_norm:
+      x = BatchNorm(name=f"{name}_bn")(x, train)
+    x = act(x)
+    if dropout:
+      x = nn.Dropout(dropout, deterministic=not train, name=f"{name}_dropout")(x)
+  return x
+
+
+def check_dropout(rate: float) -> None:
+  """A ValueError unless ``0 <= rate < 1`` (rate 1 would drop every unit)."""
+  if not 0 <= rate < 1:
+    raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")

@@ -17,12 +17,14 @@ def get_config() -> ConfigDict:
       "pooling": config_dict.placeholder(str),
       "conv_mode": config_dict.placeholder(str),
       "conv_impl": config_dict.placeholder(str),
+      "batch_norm": config_dict.placeholder(bool),
+      "dropout": config_dict.placeholder(float),
   })
 
   config.data_source = "idx"       # "idx" (IDX .gz files) or "tfds"
   config.train_size = 50_000       # the rest of the 60k training set validates
   config.train_subset = 0          # > 0: train on only the first N examples (quick runs)
-  config.preprocess = "scale"      # see convnets.data.transforms.PREPROCESSORS
+  config.preprocess = "scale"      # see convnets.data.preprocessing.names()
   config.augment = "shift"         # see convnets.data.augment.AUGMENTATIONS
   config.shift_pixels = 2          # random translations of up to +-2 pixels
   # "affine": each uniform in [-r, r] (scale in [1 - r, 1 + r]); see
@@ -44,6 +46,13 @@ def get_config() -> ConfigDict:
   config.learning_rate = 2e-3
   config.momentum = 0.9            # for momentum / nesterov
   config.weight_decay = 0.0        # decoupled (adamw-style) for adam, L2 for sgd
+  # Penalties added to the training loss, on weights (kernels) only:
+  # l1 * sum |w| + l2 * 1/2 sum w^2 (see convnets.ops.regularisers).
+  config.l1 = 0.0
+  config.l2 = 0.0
+  # > 0: stop when the validation error has not improved for this many
+  # epochs and restore the best epoch's variables (0 = train all epochs).
+  config.early_stopping_patience = 0
   config.schedule = "cosine"       # see convnets.train.optim.SCHEDULES
   config.warmup_epochs = 0.0
   config.loop = "auto"             # "python" (one jit call per step), "scan" (one per epoch)

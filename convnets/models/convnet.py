@@ -7,6 +7,11 @@ The lecture's simple ConvNet is ``conv_features=(20,)``, ``hidden=(100,)``:
 ``20 * (5*5 + 1) + 20*12*12 * 100 + 100 + 100*10 + 10 = 289,630`` weights.
 Further conv layers see all maps of the layer below (each unit of a second
 5x5 layer on 20 maps has 20 * 5 * 5 = 500 weights + 1 bias).
+
+Optional: ``batch_norm`` normalises every conv and hidden layer's
+pre-activations (Ioffe & Szegedy 2015; the layers' biases are dropped for
+BN's shift, and each layer gains a scale and a shift per map or unit), and
+``dropout`` drops fully connected hidden units (Srivastava et al. 2014).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import flax.linen as nn
 import jax
 
 from convnets import ops
-from convnets.layers import ConvPool, Dense
+from convnets.layers import ConvPool, Dense, check_dropout, hidden_layers
 from convnets.models.registry import register
 
 
@@ -37,6 +42,8 @@ class ConvNet(nn.Module):
   hidden: Sequence[int] = (100,)
   activation: str = "relu"
   classes: int = 10
+  batch_norm: bool = False
+  dropout: float = 0.0
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -44,11 +51,10 @@ class ConvNet(nn.Module):
       x = ConvPool(features, self.kernel_size, self.activation, self.conv_mode,
                    self.conv_stride, self.padding, self.conv_impl, self.pooling,
                    self.pool_window, self.pool_stride, self.pool_p, self.learnable_p,
-                   name=f"conv{i + 1}")(x)
+                   self.batch_norm, name=f"conv{i + 1}")(x, train)
     x = x.reshape(x.shape[0], -1)
-    act = ops.get_activation(self.activation)
-    for i, units in enumerate(self.hidden):
-      x = act(Dense(units, name=f"hidden{i + 1}")(x))
+    x = hidden_layers(x, self.hidden, self.activation, batch_norm=self.batch_norm,
+                      dropout=self.dropout, train=train)
     return Dense(self.classes, name="output")(x)
 
 
@@ -58,7 +64,8 @@ def convnet(conv_features: Sequence[int] = (20,), kernel_size: int = 5, conv_str
             padding: str = "VALID", conv_mode: str = "xcorr", conv_impl: str = "auto",
             pooling: str = "max", pool_window: int = 2, pool_stride: int | None = None,
             pool_p: float = 2.0, learnable_p: bool = False, hidden: Sequence[int] = (100,),
-            activation: str = "relu") -> ConvNet:
+            activation: str = "relu", batch_norm: bool = False, dropout: float = 0.0
+            ) -> ConvNet:
   if pooling not in ops.KINDS + ("none",):
     raise ValueError(f"unknown pooling {pooling!r}; known: {', '.join(ops.KINDS + ('none',))}")
   if conv_mode not in ops.MODES:
@@ -66,6 +73,7 @@ def convnet(conv_features: Sequence[int] = (20,), kernel_size: int = 5, conv_str
   if conv_impl not in ops.IMPLS:
     raise ValueError(f"unknown conv_impl {conv_impl!r}; known: {', '.join(ops.IMPLS)}")
   ops.get_activation(activation)
+  check_dropout(dropout)
   return ConvNet(tuple(conv_features), kernel_size, conv_stride, padding, conv_mode,
                  conv_impl, pooling, pool_window, pool_stride, pool_p, learnable_p,
-                 tuple(hidden), activation)
+                 tuple(hidden), activation, batch_norm=batch_norm, dropout=dropout)

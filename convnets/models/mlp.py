@@ -1,5 +1,10 @@
 """Multi-layer perceptrons on the unrolled 28x28 image (Lecture 7, "Recap"),
-the baselines of LeCun et al. 1998's table: 28x28-300-10 and friends."""
+the baselines of LeCun et al. 1998's table: 28x28-300-10 and friends.
+
+Optional ``dropout`` on the hidden units (Srivastava et al. 2014) and
+``batch_norm`` of the hidden pre-activations (Ioffe & Szegedy 2015), as in
+the ConvNet (:func:`convnets.layers.hidden_layers`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import flax.linen as nn
 import jax
 
 from convnets import ops
-from convnets.layers import Dense
+from convnets.layers import Dense, check_dropout, hidden_layers
 from convnets.models.registry import register
 
 
@@ -18,20 +23,22 @@ class MLP(nn.Module):
   hidden: Sequence[int] = (300,)
   activation: str = "relu"
   classes: int = 10
+  batch_norm: bool = False
+  dropout: float = 0.0
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    act = ops.get_activation(self.activation)
-    x = x.reshape(x.shape[0], -1)
-    for i, units in enumerate(self.hidden):
-      x = act(Dense(units, name=f"hidden{i + 1}")(x))
+    x = hidden_layers(x.reshape(x.shape[0], -1), self.hidden, self.activation,
+                      batch_norm=self.batch_norm, dropout=self.dropout, train=train)
     return Dense(self.classes, name="output")(x)
 
 
 def _mlp_factory(default_hidden: tuple[int, ...]):
-  def factory(hidden: Sequence[int] = default_hidden, activation: str = "relu") -> MLP:
+  def factory(hidden: Sequence[int] = default_hidden, activation: str = "relu",
+              batch_norm: bool = False, dropout: float = 0.0) -> MLP:
     ops.get_activation(activation)
-    return MLP(tuple(hidden), activation)
+    check_dropout(dropout)
+    return MLP(tuple(hidden), activation, batch_norm=batch_norm, dropout=dropout)
   return factory
 
 

@@ -3,6 +3,10 @@
 The data live on the device; each step gathers its batch from a per-epoch
 permutation inside the jitted step, and metrics are summed on the device, so
 the host only dispatches work and reads numbers once per epoch.
+
+With ``config.early_stopping_patience > 0`` training stops once the
+validation error has not improved for that many epochs, and the best epoch's
+variables are restored, saved and tested (:mod:`convnets.train.early_stopping`).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from convnets import models
 from convnets.data import MNIST, SOURCES, load
 from convnets.data.augment import make_augmentation
 from convnets.data.device import DeviceSplit, batch_at, epoch_permutation, to_device
-from convnets.data.transforms import PREPROCESSORS, get_preprocessor
+from convnets.data.preprocessing import fit_preprocessor
+from convnets.data.preprocessing import names as preprocessor_names
 from convnets.train import workdir as workdir_lib
+from convnets.train.early_stopping import EarlyStopping, keep_best
 from convnets.train.optim import OPTIMIZERS, SCHEDULES, learning_rate_schedule, make_optimizer
 from convnets.train.plots import plot_curves
 from convnets.train.state import TrainState
@@ -55,8 +61,8 @@ def check_config(config: ConfigDict) -> None:
   need(config.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
   need(config.schedule in SCHEDULES, "schedule", f"must be one of {', '.join(SCHEDULES)}")
   need(config.loop in LOOPS, "loop", f"must be one of {', '.join(LOOPS)}")
-  need(config.preprocess in PREPROCESSORS, "preprocess",
-       f"must be one of {', '.join(PREPROCESSORS)}")
+  need(config.preprocess in preprocessor_names(), "preprocess",
+       f"must be one of {', '.join(preprocessor_names())}")
   need(config.data_source in SOURCES, "data_source", f"must be one of {', '.join(SOURCES)}")
   need(config.train_subset >= 0, "train_subset", "must be >= 0 (0 = all)")
   need(0 <= config.warmup_epochs < config.epochs, "warmup_epochs",
@@ -64,6 +70,10 @@ def check_config(config: ConfigDict) -> None:
   need(config.weight_decay >= 0, "weight_decay", "must be >= 0")
   need(0 <= config.momentum < 1, "momentum", "must be in [0, 1)")
   need(config.num_devices >= 0, "num_devices", "must be >= 0 (0 = all local devices)")
+  need(config.l1 >= 0, "l1", "must be >= 0")
+  need(config.l2 >= 0, "l2", "must be >= 0")
+  need(isinstance(config.early_stopping_patience, int) and config.early_stopping_patience >= 0,
+       "early_stopping_patience", "must be an integer >= 0 (0 = off)")
 
 
 def resolve_loop(loop: str) -> str:
@@ -275,15 +285,15 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   schedule = learning_rate_schedule(config, steps)
   keys = jnp.stack([jax.random.split(jax.random.key(seed)) for seed in seeds])
   init_keys, data_keys = (keys[:, 0], keys[:, 1]) if many else (keys[0, 0], keys[0, 1])
-  preprocess = get_preprocessor(config.preprocess)
+  preprocess = fit_preprocessor(config.preprocess, train_split.images)
   input_shape = jax.eval_shape(preprocess, jax.ShapeDtypeStruct((1, 28, 28), jnp.uint8)).shape
   init = per_model(lambda key: init_state(model, tx, key, input_shape[1:]), 0, many)
   state = placement.replicate(jax.jit(init)(init_keys))
   params = count_params(state.params) // len(seeds)
   loop = resolve_loop(config.loop)
   compile_epoch, run_epoch = make_epoch_runner(
-      make_train_step(model, tx), make_augmentation(config), preprocess, config.batch_size,
-      steps, loop, many, placement)
+      make_train_step(model, tx, config.l1, config.l2), make_augmentation(config), preprocess,
+      config.batch_size, steps, loop, many, placement)
   evaluate = make_evaluator(model, preprocess, config.eval_batch_size, many, placement)
   train_dev = placement.replicate(to_device(train_split))
   valid_dev = placement.replicate(to_device(data.valid, config.eval_batch_size))
@@ -304,8 +314,12 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   compile_seconds = time.perf_counter() - t
 
   histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
+  stopping = (EarlyStopping.start(len(seeds), config.early_stopping_patience)
+              if config.early_stopping_patience else None)
+  kept = None  # with early stopping: each seed's best variables so far
   train_seconds = 0.0
   for epoch in range(1, config.epochs + 1):
+    running = stopping.running if stopping else np.ones(len(seeds), bool)
     orders = orders_for(data_keys, epoch)
     t = time.perf_counter()
     state, totals = run_epoch(state, train_dev, orders, Progress(epoch, config.epochs, steps))
@@ -318,6 +332,8 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
     test_now = evaluate(state.variables(), test_dev) if config.test_every_epoch else None
     eval_seconds = time.perf_counter() - t
     for i, workdir in enumerate(workdirs):
+      if not running[i]:
+        continue  # this seed has stopped early: later epochs are not its own
       record = {
           "epoch": epoch,
           "train_loss": float(totals["loss"][i] / totals["count"][i]),
@@ -342,29 +358,43 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
         f"valid acc {mean('valid_accuracy'):.4f}{' (mean of seeds)' if many else ''}  "
         f"{epoch_seconds:.1f}s ({len(seeds) * steps * config.batch_size / epoch_seconds:,.0f} "
         f"ex/s)")
+    if stopping is not None:
+      improved = stopping.update(epoch, [1.0 - v["accuracy"] for v in valid])
+      current = state.variables()
+      kept = keep_best(jnp.asarray(improved if many else improved[0]), current,
+                       current if kept is None else kept)
+      for i in np.flatnonzero(stopping.stopped_epoch == epoch):
+        log(f"seed {seeds[i]}: no better validation error for {stopping.patience} epochs; "
+            f"stopped, restoring epoch {stopping.best_epoch[i]} (valid error "
+            f"{100 * stopping.best_error[i]:.2f}%)")
+      if stopping.done:
+        break
     if not all(math.isfinite(r[k]) for r in last for k in ("train_loss", "valid_loss")):
       log(f"epoch {epoch}: the loss is not finite (learning rate {config.learning_rate:g} "
           f"too large?); stopping")
       break
 
-  test = evaluate(state.variables(), test_dev)
-  epochs_run = len(histories[0])
+  final = state.variables() if stopping is None else kept
+  test = evaluate(final, test_dev)
+  epochs_run = max(len(h) for h in histories)
   summaries = []
   for i, (seed, workdir) in enumerate(zip(seeds, workdirs)):
     history = histories[i]
+    # The epoch whose variables are tested: the last, or the best when stopping early.
+    chosen = history[-1] if stopping is None else history[stopping.best_epoch[i] - 1]
     summary = {
         "model": config.model,
         "model_kwargs": {k: v for k, v in config.model_kwargs.to_dict().items()
                          if v is not None},
         "params": params,
-        "epochs": epochs_run,
+        "epochs": len(history),
         "seed": seed,
         "test_accuracy": test[i]["accuracy"],
         "test_error": 1.0 - test[i]["accuracy"],
         "test_loss": test[i]["loss"],
-        "valid_accuracy": history[-1]["valid_accuracy"],
-        "valid_error": 1.0 - history[-1]["valid_accuracy"],
-        "train_accuracy": history[-1]["train_accuracy"],
+        "valid_accuracy": chosen["valid_accuracy"],
+        "valid_error": 1.0 - chosen["valid_accuracy"],
+        "train_accuracy": chosen["train_accuracy"],
         # With several seeds in lockstep, times are the shared wall time / seeds.
         "train_seconds": train_seconds / len(seeds),
         "compile_seconds": compile_seconds,
@@ -379,7 +409,12 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
         "loop": loop,
         "train_examples": len(train_split),
     }
-    variables = state.variables()
+    if stopping is not None:
+      summary.update(early_stopping_patience=stopping.patience,
+                     best_epoch=int(stopping.best_epoch[i]),
+                     stopped_epoch=int(stopping.stopped_epoch[i] or len(history)),
+                     stopped_early=bool(stopping.stopped_epoch[i]))
+    variables = final
     if many:
       variables = jax.tree.map(lambda x, i=i: x[i], variables)
     if primary:

@@ -1,9 +1,11 @@
 """Pure training and evaluation steps.
 
 ``train_step(state, batch) -> (state, metrics)`` is the whole of learning:
-forward pass, softmax cross-entropy, backpropagation (``jax.grad``), optimiser
+forward pass, softmax cross-entropy (plus any L1/L2 weight penalty,
+:mod:`convnets.ops.regularisers`), backpropagation (``jax.grad``), optimiser
 update. ``metrics`` are *sums* over the batch (``loss``, ``correct``,
-``count``), so that adding them over steps gives exact epoch averages.
+``count``), so that adding them over steps gives exact epoch averages; the
+reported loss is the cross-entropy alone, comparable across penalties.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from convnets import ops
+from convnets.ops.regularisers import weight_penalty
 from convnets.train.state import TrainState
 
 Batch = dict[str, jax.Array]     # images (B, H, W, C) float32, labels (B,) int32
@@ -33,9 +36,12 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation, key: jax.Arra
                     opt_state=tx.init(params), key=step_key)
 
 
-def make_train_step(model: nn.Module, tx: optax.GradientTransformation
+def make_train_step(model: nn.Module, tx: optax.GradientTransformation, l1: float = 0.0,
+                    l2: float = 0.0
                     ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
-  """The pure step ``(state, batch) -> (state, metrics)`` (not yet jitted)."""
+  """The pure step ``(state, batch) -> (state, metrics)`` (not yet jitted),
+  minimising ``mean cross-entropy + l1 * sum |w| + l2 * 1/2 sum w^2`` over
+  the weights ``w`` (:func:`convnets.ops.regularisers.weight_penalty`)."""
 
   def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     rngs = {"dropout": jax.random.fold_in(state.key, state.step)}
@@ -51,7 +57,7 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation
         logits = model.apply(variables, batch["images"], train=True, rngs=rngs)
         batch_stats = state.batch_stats
       losses = ops.softmax_cross_entropy(logits, batch["labels"])
-      return losses.mean(), (losses, logits, batch_stats)
+      return losses.mean() + weight_penalty(params, l1, l2), (losses, logits, batch_stats)
 
     grads, (losses, logits, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
