@@ -24,6 +24,8 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     (["--config.learning_rate=-0.1"], "config.learning_rate=-0.1: must be > 0"),
     (["--config.epochs=0"], "config.epochs=0: must be an integer >= 1"),
     (["--config.model_kwargs.pooling=median"], "unknown pooling 'median'"),
+    (["--model=lenet5"], "kernel (5, 5) is larger than the padded input"),
+    (["--config.augment=rotate"], "unknown augment 'rotate'"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(args, message, tmp_path):
   workdir = tmp_path / "run"

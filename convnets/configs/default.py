@@ -6,20 +6,30 @@ Every hyperparameter of a run lives here; flags override single fields, e.g.
 
 from ml_collections import ConfigDict, config_dict
 
+from convnets import models
+
+
+def model_kwargs_placeholders() -> ConfigDict:
+  """A typed None field for each hyperparameter of any registered model, so
+  that command-line overrides reach every model (ml_collections only lets
+  flags set fields that exist)."""
+  fields = {}
+  for name in models.names():
+    for key, default in models.hyperparameters(name).items():
+      kind = type(default)
+      if default is None or isinstance(default, (list, tuple)):
+        kind = object  # tuples and optional ints: parsed as Python literals
+      fields.setdefault(key, config_dict.placeholder(kind))
+  return ConfigDict(fields)
+
 
 def get_config() -> ConfigDict:
   config = ConfigDict()
   config.model = "convnet"
-  # Model hyperparameters; None leaves the model's own default (see
-  # ``python run_experiment.py --model=NAME --describe``).
-  config.model_kwargs = ConfigDict({
-      "activation": config_dict.placeholder(str),
-      "pooling": config_dict.placeholder(str),
-      "conv_mode": config_dict.placeholder(str),
-      "conv_impl": config_dict.placeholder(str),
-      "batch_norm": config_dict.placeholder(bool),
-      "dropout": config_dict.placeholder(float),
-  })
+  # Every registered model's hyperparameters, all None: None leaves the
+  # model's own default (``python run_experiment.py --model=NAME --describe``
+  # lists them); set one as --config.model_kwargs.NAME=VALUE.
+  config.model_kwargs = model_kwargs_placeholders()
 
   config.data_source = "idx"       # "idx" (IDX .gz files) or "tfds"
   config.train_size = 50_000       # the rest of the 60k training set validates

@@ -29,6 +29,7 @@ from convnets.data import MNIST, SOURCES, load
 from convnets.data.augment import make_augmentation
 from convnets.data.device import DeviceSplit, batch_at, epoch_permutation, to_device
 from convnets.data.preprocessing import fit_preprocessor
+from convnets.data.preprocessing import input_shape as preprocess_input_shape
 from convnets.data.preprocessing import names as preprocessor_names
 from convnets.train import workdir as workdir_lib
 from convnets.train.early_stopping import EarlyStopping, keep_best
@@ -271,6 +272,17 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   if config.batch_size > len(train_split):
     raise ConfigError(f"config.batch_size={config.batch_size}: larger than the "
                       f"{len(train_split)} training examples")
+  augment = make_augmentation(config)
+  # Shape errors (a kernel larger than its input, ...) surface here, before
+  # anything is written, without computing anything.
+  shape = preprocess_input_shape(config.preprocess)
+  try:
+    jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1,) + shape))
+  except ValueError as e:
+    raise ConfigError(f"model {config.model!r} cannot take the {'x'.join(map(str, shape))} "
+                      f"inputs of config.preprocess={config.preprocess!r}: {e}. Choose a "
+                      f"preprocess that fits the model (LeNet-4/5 take 32x32: "
+                      f"lecun_pad32)") from None
   # In a multi-host job every process trains; process 0 alone writes.
   primary = jax.process_index() == 0
   for seed, workdir in zip(seeds, workdirs):
@@ -292,7 +304,7 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   params = count_params(state.params) // len(seeds)
   loop = resolve_loop(config.loop)
   compile_epoch, run_epoch = make_epoch_runner(
-      make_train_step(model, tx, config.l1, config.l2), make_augmentation(config), preprocess,
+      make_train_step(model, tx, config.l1, config.l2), augment, preprocess,
       config.batch_size, steps, loop, many, placement)
   evaluate = make_evaluator(model, preprocess, config.eval_batch_size, many, placement)
   train_dev = placement.replicate(to_device(train_split))
