@@ -1,0 +1,194 @@
+"""The lecture's experiments (xcorr_vs_conv, pooling, depth), run as a user
+runs them (``--quick``), and their outputs.
+
+One ``--experiment=all --quick`` run through ``run_experiment.py`` feeds most
+tests; its ``--variants`` picks two of each of these experiments (those that
+exercise every output: both xcorr/conv networks for the exact-equivalence
+check and the kernel figure, the learned Lp exponent, a ConvNet and an MLP
+for the depth trends), so the other experiments are skipped and the module
+stays within about two minutes. ``tests/test_coursework_experiments.py``
+covers the rest.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from convnets.configs.default import get_config
+from convnets.experiment import Settings, report, stats
+from convnets.experiment.runner import run_experiment
+from convnets.train.workdir import WorkdirError
+from experiments import NAMES, get
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK_VARIANTS = {"xcorr_vs_conv": ["xcorr", "conv"], "pooling": ["max", "lp_learned"],
+                  "depth": ["convnet1", "mlp1"]}
+LECTURE = tuple(QUICK_VARIANTS)
+SECTIONS = ("## Results", "## Research question", "## Motivation", "## Method", "## Discussion")
+RUN_KEYS = ("seed", "test_error", "test_accuracy", "valid_error", "params", "seconds_per_epoch",
+            "curves", "workdir")
+VARIANT_KEYS = ("name", "label", "model", "model_kwargs", "params", "connections",
+                "test_error", "valid_error", "seconds_per_epoch", "runs")
+
+
+def run_python(*args: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT,
+                        timeout=600)
+
+
+@pytest.fixture(scope="module")
+def quick_all(tmp_path_factory) -> str:
+  """The folder of one ``--experiment=all --quick`` run."""
+  workdir = str(tmp_path_factory.mktemp("experiments") / "all")
+  variants = ",".join(v for names in QUICK_VARIANTS.values() for v in names)
+  result = run_python("run_experiment.py", "--experiment=all", "--quick",
+                      f"--variants={variants}", f"--workdir={workdir}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  # Progress names the experiment, the variant and the seed, and shows epochs.
+  assert re.search(r"\[pooling 2/2 lp_learned\] seed 0: epoch +1/1", result.stdout)
+  return workdir
+
+
+def load_results(workdir: str, name: str) -> dict:
+  with open(os.path.join(workdir, name, "results.json")) as f:
+    return json.load(f)
+
+
+def assert_png(path: str) -> None:
+  with open(path, "rb") as f:
+    head = f.read(24)
+  assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", path
+  width, height = struct.unpack(">II", head[16:24])
+  assert width > 100 and height > 100 and os.path.getsize(path) > 5000, path
+
+
+def test_registry_lists_every_experiment():
+  assert set(LECTURE) <= set(NAMES)
+  for name in NAMES:
+    assert get(name).name == name
+  with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+    get("nope")
+
+
+@pytest.mark.parametrize("name", LECTURE)
+def test_results_json_has_every_run(quick_all, name):
+  results = load_results(quick_all, name)
+  assert [v["name"] for v in results["variants"]] == QUICK_VARIANTS[name]
+  assert results["settings"]["quick"] and results["settings"]["epochs"] == 1
+  assert results["settings"]["test_examples"] == 2000
+  for variant in results["variants"]:
+    assert all(key in variant for key in VARIANT_KEYS), sorted(variant)
+    assert variant["params"] > 0 and variant["connections"] > variant["params"] // 2
+    assert len(variant["runs"]) == 1
+    run = variant["runs"][0]
+    assert all(key in run for key in RUN_KEYS), sorted(run)
+    assert 0 <= run["test_error"] <= 1 and run["seconds_per_epoch"] > 0
+    assert [c["epoch"] for c in run["curves"]] == [1]
+    assert variant["test_error"]["mean"] == run["test_error"]
+    assert os.path.isfile(os.path.join(quick_all, name, run["workdir"], "variables.msgpack"))
+  # One seed: nothing can be tested, and the results say so.
+  assert all(c["p"] is None for c in results["comparisons"].values())
+
+
+@pytest.mark.parametrize("name", LECTURE)
+def test_results_md_has_table_sections_and_figures(quick_all, name):
+  results = load_results(quick_all, name)
+  with open(os.path.join(quick_all, name, "results.md")) as f:
+    text = f.read()
+  positions = [text.index(section) for section in SECTIONS]
+  assert positions == sorted(positions)
+  assert "| variant | test error (%) |" in text
+  for variant in results["variants"]:
+    assert f"| {variant['label']} | {100 * variant['test_error']['mean']:.2f} |" in text
+  assert "Welch's" in text and "seed" in text and "`--quick` smoke run" in text
+  expected = {"curves.png", "test_error.png"} | {
+      "xcorr_vs_conv": {"kernels.png"},
+      "depth": {"test_error_vs_depth.png", "test_error_vs_params.png",
+                "test_error_vs_connections.png"},
+  }.get(name, set())
+  assert {f["file"] for f in results["figures"]} == expected
+  for figure in expected:
+    assert f"]({figure})" in text
+    assert_png(os.path.join(quick_all, name, figure))
+
+
+def test_xcorr_network_flipped_is_the_conv_network(quick_all):
+  analysis = load_results(quick_all, "xcorr_vs_conv")["analysis"]
+  assert analysis["max_abs_logit_difference"] < 1e-5
+  assert analysis["identical_predictions"] == analysis["test_examples"] == 2000
+  assert analysis["flipped_conv_test_error"] == analysis["xcorr_test_error"]
+  # The check has teeth: without the flip the networks disagree.
+  assert analysis["unflipped_identical_predictions"] < analysis["test_examples"]
+  with open(os.path.join(quick_all, "xcorr_vs_conv", "results.md")) as f:
+    assert "### Exact equivalence" in f.read()
+
+
+def test_pooling_reports_the_learned_exponent(quick_all):
+  analysis = load_results(quick_all, "pooling")["analysis"]
+  assert analysis["learned_p_start"] == 2.0
+  assert len(analysis["learned_p"]) == 1 and analysis["learned_p"][0] >= 1.0
+
+
+def test_report_links_every_result_and_figure(quick_all):
+  with open(os.path.join(quick_all, "report.md")) as f:
+    text = f.read()
+  links = re.findall(r"\]\(([^)]+)\)", text)
+  assert sorted(os.listdir(quick_all)) == sorted([*LECTURE, "report.md"])
+  for name in LECTURE:
+    assert f"{name}/results.md" in links
+  for link in links:
+    assert os.path.isfile(os.path.join(quick_all, link)), link
+
+
+def test_discussion_separates_real_differences_from_noise(quick_all):
+  """The generated discussion follows the numbers: given three seeds per
+  variant, a far-off variant is beyond noise and a close one within it."""
+  results = copy.deepcopy(load_results(quick_all, "pooling"))
+  errors = {"max": [0.0100, 0.0104, 0.0098], "lp_learned": [0.0300, 0.0310, 0.0295]}
+  results["variants"].append(copy.deepcopy(results["variants"][0]))
+  results["variants"][-1].update(name="close", label="close one")
+  errors["close"] = [0.0101, 0.0099, 0.0105]
+  for variant in results["variants"]:
+    values = errors[variant["name"]]
+    variant["runs"] = [dict(variant["runs"][0], seed=k, test_error=e)
+                       for k, e in enumerate(values)]
+    variant["test_error"] = stats.spread(values)
+  results["comparisons"] = stats.compare(errors, "max")
+  results["settings"]["seeds"] = [0, 1, 2]
+  text = report.results_markdown(results)
+  assert results["comparisons"]["lp_learned"]["p"] < stats.ALPHA
+  assert results["comparisons"]["close"]["p"] > stats.ALPHA
+  assert "Beyond noise: **Lp, p learned (from 2)**." in text
+  assert "Within noise: **close one**." in text
+  assert "at p < 0.05" in text and "weak power" in text
+
+
+def test_script_runs_the_experiment_and_refuses_a_used_workdir(tmp_path):
+  workdir = tmp_path / "used"
+  workdir.mkdir()
+  (workdir / "results.json").write_text("{}")
+  result = run_python("experiments/pooling.py", f"--workdir={workdir}", "--quick")
+  assert result.returncode != 0
+  assert "already holds results" in result.stderr.strip().splitlines()[-1], result.stderr[-2000:]
+  assert os.listdir(workdir) == ["results.json"]
+
+
+def test_unknown_variant_is_refused_before_anything_is_written(mnist, tmp_path):
+  workdir = tmp_path / "new"
+  with pytest.raises(ValueError, match="has no variant 'median'; its variants: max, avg"):
+    run_experiment(get("pooling"), str(workdir), config=get_config(), data=mnist,
+                   settings=Settings(variants=("median",), quick=True))
+  assert not workdir.exists()
+  workdir.mkdir()
+  (workdir / "x").write_text("")
+  with pytest.raises(WorkdirError):
+    run_experiment(get("pooling"), str(workdir), config=get_config(), data=mnist,
+                   settings=Settings(variants=("max",), quick=True))
