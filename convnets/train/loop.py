@@ -39,8 +39,9 @@ from convnets.train.state import TrainState
 from convnets.train.step import init_state, make_eval_step, make_train_step
 
 LOOPS = ("auto", "python", "scan")
-# Measured (benchmarks/train_loop.py): on CPU, convolutions inside lax.scan
-# leave XLA's fast path, so one jitted call per step is faster there.
+# Measured (benchmarks/train_loop.py, results/benchmarks/train_loop_cpu.md): on
+# CPU the two loops run within ~10% of each other (noise there); "python"
+# keeps the in-epoch progress bar. Elsewhere "scan" saves a dispatch per step.
 AUTO_LOOP = {"cpu": "python"}
 
 
