@@ -35,7 +35,8 @@ def names() -> list[str]:
 
 
 def describe(name: str) -> str:
-  _factory(name)
+  """The one-line description ``name`` was registered with."""
+  _factory(name)  # an unknown name raises, listing the known ones
   return _DESCRIPTIONS[name]
 
 

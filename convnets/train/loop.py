@@ -299,8 +299,7 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   keys = jnp.stack([jax.random.split(jax.random.key(seed)) for seed in seeds])
   init_keys, data_keys = (keys[:, 0], keys[:, 1]) if many else (keys[0, 0], keys[0, 1])
   preprocess = fit_preprocessor(config.preprocess, train_split.images)
-  input_shape = jax.eval_shape(preprocess, jax.ShapeDtypeStruct((1, 28, 28), jnp.uint8)).shape
-  init = per_model(lambda key: init_state(model, tx, key, input_shape[1:]), 0, many)
+  init = per_model(lambda key: init_state(model, tx, key, shape), 0, many)
   state = placement.replicate(jax.jit(init)(init_keys))
   params = count_params(state.params) // len(seeds)
   loop = resolve_loop(config.loop)
