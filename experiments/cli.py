@@ -2,7 +2,7 @@
 every ``experiments/<name>.py`` script share, and what they run.
 
   python run_experiment.py --experiment=pooling --workdir=W [--seeds=3]
-      [--variants=max,avg] [--epochs=N] [--quick] [--overwrite]
+      [--variants=max,avg] [--epochs=N] [--quick] [--overwrite | --resume]
   python experiments/pooling.py --workdir=W ...          # the same
   python run_experiment.py --experiment=all --workdir=W  # W/<name>/ each, W/report.md
 
@@ -33,6 +33,9 @@ flags.DEFINE_list("variants", None, "Experiments: a comma-separated subset of th
                   "any experiments, each running its own (those with none are skipped).")
 flags.DEFINE_integer("epochs", None, "Experiments: epochs per run (default: the "
                      "experiment's own).", lower_bound=1)
+flags.DEFINE_bool("resume", False, "Experiments: go on with an interrupted experiment in "
+                  "--workdir: runs that finished with the same config are kept and read back, "
+                  "the rest are trained, and the tables and figures are written over all.")
 flags.DEFINE_bool("quick", False, "Experiments: a smoke run: 1 epoch on 2,000 examples of "
                   "each split, 1 seed (unless --epochs or --seeds are given).")
 
@@ -65,9 +68,10 @@ def run(config: ConfigDict, workdir: str | None, *, data_dir: str | None, downlo
               train_size=config.train_size)
   if name == ALL:
     return run_all(experiments, workdir, config=config, data=data, settings=run_settings,
-                   overwrite=overwrite, log=log)
+                   overwrite=overwrite, resume=FLAGS.resume, log=log)
   return [run_experiment(experiments[0], workdir, config=config, data=data,
-                         settings=run_settings, overwrite=overwrite, log=log)]
+                         settings=run_settings, overwrite=overwrite, resume=FLAGS.resume,
+                         log=log)]
 
 
 def main(name: str) -> None:

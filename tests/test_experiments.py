@@ -192,3 +192,34 @@ def test_unknown_variant_is_refused_before_anything_is_written(mnist, tmp_path):
   with pytest.raises(WorkdirError):
     run_experiment(get("pooling"), str(workdir), config=get_config(), data=mnist,
                    settings=Settings(variants=("max",), quick=True))
+
+
+def test_resume_reads_back_finished_runs_and_trains_the_rest(mnist, tmp_path):
+  workdir = str(tmp_path / "pooling")
+  config = get_config()
+  run = lambda seeds, **kw: run_experiment(
+      get("pooling"), workdir, config=kw.pop("config", config), data=mnist,
+      settings=Settings(seeds=seeds, variants=("max",), quick=True), log=lines.append, **kw)
+  lines: list[str] = []
+  first = run((0,))
+  seed0 = os.path.join(workdir, "runs", "max", "seed0", "summary.json")
+  before = (os.path.getmtime(seed0), open(seed0).read())
+
+  lines.clear()
+  second = run((0, 1), resume=True)
+  assert any("seed 0 finished earlier" in line for line in lines), lines
+  assert not any("seed 0 (" in line for line in lines)  # seed 0 was not trained again
+  assert (os.path.getmtime(seed0), open(seed0).read()) == before
+  runs = second["variants"][0]["runs"]
+  assert [r["seed"] for r in runs] == [0, 1]
+  assert runs[0]["test_error"] == first["variants"][0]["runs"][0]["test_error"]
+  assert os.path.isfile(os.path.join(workdir, "runs", "max", "seed1", "summary.json"))
+
+  # A finished run with other settings is never mixed in, nor replaced.
+  other = copy.deepcopy(config)
+  other.learning_rate = config.learning_rate / 2
+  with pytest.raises(WorkdirError, match=r"another config \(learning_rate differ\)"):
+    run((0, 1), resume=True, config=other)
+  assert (os.path.getmtime(seed0), open(seed0).read()) == before
+  with pytest.raises(WorkdirError, match="contradict"):
+    run((0,), resume=True, overwrite=True)

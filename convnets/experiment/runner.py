@@ -15,6 +15,7 @@ Layout of an experiment's folder ``W``:
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from typing import Any, Callable, Sequence
@@ -62,43 +63,80 @@ def quick_data(data: MNIST, examples: int = QUICK_EXAMPLES) -> MNIST:
 SEEDS_TOGETHER = {"cpu": False}
 
 
+def finished_run(run_dir: str, config: ConfigDict, seed: int) -> dict[str, Any] | None:
+  """The summary of the run that finished in ``run_dir`` with exactly
+  ``config`` and ``seed``; None if no run finished there (no ``summary.json``).
+
+  Raises WorkdirError if the finished run was trained with another config, so
+  that a resumed experiment never mixes runs of different settings.
+  """
+  summary_path = os.path.join(run_dir, "summary.json")
+  if not os.path.isfile(summary_path):
+    return None
+  with open(os.path.join(run_dir, "config.json")) as f:
+    saved = json.load(f)
+  # Through JSON, so tuples compare equal to the lists they were saved as.
+  wanted = json.loads(json.dumps(dict(config.to_dict(), seed=seed)))
+  if saved != wanted:
+    differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+    raise WorkdirError(f"{run_dir} holds a finished run trained with another config "
+                       f"({', '.join(differ)} differ); resume with the settings it was "
+                       f"started with, or choose a new --workdir")
+  with open(summary_path) as f:
+    return json.load(f)
+
+
 def train_seeds(config: ConfigDict, seeds: Sequence[int], workdir: str, *, data: MNIST,
-                overwrite: bool = False, log: Log = print,
+                overwrite: bool = False, resume: bool = False, log: Log = print,
                 together: bool | None = None) -> list[dict[str, Any]]:
   """Train ``config`` once per seed, each run in ``workdir/seed<k>/``.
 
   The one place where a variant meets its seeds: they train together
   (:func:`convnets.train.loop.train_seeds`, vmapped) or one at a time, as
   ``together`` says (None: ``SEEDS_TOGETHER`` for the backend, default together).
+  With ``resume``, a seed whose run already finished with this config is read
+  back instead of trained (:func:`finished_run`), and an unfinished run's
+  folder is trained afresh.
 
   Returns:
     Per seed, in order: the run's summary, plus ``curves`` (the per-epoch
     records of ``metrics.jsonl``) and ``workdir``.
   """
-  dirs = [os.path.join(workdir, f"seed{seed}") for seed in seeds]
+  dirs = {seed: os.path.join(workdir, f"seed{seed}") for seed in seeds}
+  summaries = {seed: finished_run(dirs[seed], config, seed) for seed in seeds} if resume else {}
+  done = [seed for seed in seeds if summaries.get(seed) is not None]
+  if done:
+    log(f"seed{'s' if len(done) > 1 else ''} {', '.join(map(str, done))} finished earlier: "
+        f"read back from {workdir}")
+  todo = [seed for seed in seeds if seed not in done]
   if together is None:
     together = SEEDS_TOGETHER.get(jax.default_backend(), True)
-  if together:
-    log(f"seeds {', '.join(map(str, seeds))} together -> {workdir}")
-    summaries = loop.train_seeds(config, seeds, dirs, data=data, overwrite=overwrite, log=log)
-  else:
-    summaries = []
-    for i, (seed, run_dir) in enumerate(zip(seeds, dirs)):
-      log(f"seed {seed} ({i + 1}/{len(seeds)}) -> {run_dir}")
-      summaries += loop.train_seeds(config, [seed], [run_dir], data=data, overwrite=overwrite,
-                                    log=lambda line, seed=seed: log(f"seed {seed}: {line}"))
-  return [{**summary, "curves": read_jsonl(os.path.join(run_dir, "metrics.jsonl")),
-           "workdir": run_dir} for summary, run_dir in zip(summaries, dirs)]
+  if todo and together:
+    log(f"seeds {', '.join(map(str, todo))} together -> {workdir}")
+    summaries.update(zip(todo, loop.train_seeds(config, todo, [dirs[s] for s in todo], data=data,
+                                                overwrite=overwrite or resume, log=log)))
+  elif todo:
+    for i, seed in enumerate(todo):
+      log(f"seed {seed} ({i + 1}/{len(todo)}) -> {dirs[seed]}")
+      summaries[seed], = loop.train_seeds(
+          config, [seed], [dirs[seed]], data=data, overwrite=overwrite or resume,
+          log=lambda line, seed=seed: log(f"seed {seed}: {line}"))
+  return [{**summaries[seed], "curves": read_jsonl(os.path.join(dirs[seed], "metrics.jsonl")),
+           "workdir": dirs[seed]} for seed in seeds]
 
 
-def check_workdir(workdir: str, overwrite: bool) -> None:
-  """Refuse a folder that already holds something, unless ``overwrite``."""
+def check_workdir(workdir: str, overwrite: bool, resume: bool = False) -> None:
+  """Refuse a folder that already holds something, unless ``overwrite`` or ``resume``."""
+  if overwrite and resume:
+    raise WorkdirError("--overwrite and --resume contradict each other: --resume keeps the "
+                       "finished runs in the workdir, --overwrite replaces them; pass one")
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise WorkdirError(f"workdir {workdir} is a file, not a folder; choose another --workdir")
-  if os.path.isdir(workdir) and os.listdir(workdir) and not overwrite:
+  if os.path.isdir(workdir) and os.listdir(workdir) and not (overwrite or resume):
     raise WorkdirError(f"workdir {workdir} already holds results "
                        f"({', '.join(sorted(os.listdir(workdir))[:5])}); choose a new "
-                       f"--workdir, or pass --overwrite to replace them")
+                       f"--workdir, pass --resume to keep its finished runs and train the "
+                       f"rest, or --overwrite to replace them")
 
 
 def _variant_record(variant: Variant, config: ConfigDict, runs: list[dict[str, Any]],
@@ -144,7 +182,7 @@ def _draw(experiment: Experiment, results: dict[str, Any], workdir: str) -> list
 
 def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, data: MNIST,
                    settings: Settings = Settings(), overwrite: bool = False,
-                   log: Log = print) -> dict[str, Any]:
+                   resume: bool = False, log: Log = print) -> dict[str, Any]:
   """Train ``experiment``'s variants, each with ``settings.seeds``, and write
   ``results.json``, ``results.md`` and the figures to ``workdir``.
 
@@ -157,6 +195,9 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
     data: MNIST, loaded once for every run.
     settings: seeds, epochs, a subset of variants, quick mode.
     overwrite: replace the outputs of an earlier run in ``workdir``.
+    resume: keep the runs that finished earlier in ``workdir`` with the same
+      config and train only the others (an interrupted experiment goes on
+      where it stopped; the tables and figures are written anew over all runs).
     log: progress lines.
 
   Every variant's config and model are checked before anything is written.
@@ -177,7 +218,7 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
       models.create(variant_config.model, **variant_config.model_kwargs)
     except ValueError as e:
       raise ValueError(f"experiment {experiment.name!r}, variant {name!r}: {e}") from None
-  check_workdir(workdir, overwrite)
+  check_workdir(workdir, overwrite, resume)
   os.makedirs(workdir, exist_ok=True)
 
   records = []
@@ -187,7 +228,8 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
         f"{configs[variant.name].epochs} epoch(s)")
     runs = train_seeds(configs[variant.name], settings.seeds,
                        os.path.join(workdir, "runs", variant.name), data=data,
-                       overwrite=overwrite, log=lambda line, p=prefix: log(f"{p} {line}"))
+                       overwrite=overwrite, resume=resume,
+                       log=lambda line, p=prefix: log(f"{p} {line}"))
     records.append(_variant_record(variant, configs[variant.name], runs, workdir))
 
   names = [v.name for v in variants]
@@ -242,7 +284,7 @@ def write_outputs(experiment: Experiment, workdir: str, results: dict[str, Any],
 
 def run_all(experiments: Sequence[Experiment], workdir: str, *, config: ConfigDict,
             data: MNIST, settings: Settings = Settings(), overwrite: bool = False,
-            log: Log = print) -> list[dict[str, Any]]:
+            resume: bool = False, log: Log = print) -> list[dict[str, Any]]:
   """Run every experiment into ``workdir/<name>/`` and write ``workdir/report.md``.
 
   ``settings.variants``, if given, names variants of any of the experiments;
@@ -262,12 +304,13 @@ def run_all(experiments: Sequence[Experiment], workdir: str, *, config: ConfigDi
     unknown = [n for n in settings.variants if n not in known]
     if unknown:
       raise ValueError(f"no experiment has a variant {', '.join(map(repr, unknown))}")
-  check_workdir(workdir, overwrite)
+  check_workdir(workdir, overwrite, resume)
   entries = []
   for experiment, own_settings in plans:
     folder = os.path.join(workdir, experiment.name)
     entries.append((folder, run_experiment(experiment, folder, config=config, data=data,
-                                           settings=own_settings, overwrite=overwrite, log=log)))
+                                           settings=own_settings, overwrite=overwrite,
+                                           resume=resume, log=log)))
   with open(os.path.join(workdir, "report.md"), "w") as f:
     f.write(report.index_markdown(entries, workdir))
   return [results for _, results in entries]
