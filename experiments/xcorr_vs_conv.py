@@ -74,10 +74,10 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
   if "xcorr" not in names:
     return Analysis({}, "")
   xcorr_dir = _first_run(results, "xcorr")
-  trained = load_run(os.path.join(workdir, xcorr_dir))
+  trained = load_run(os.path.join(workdir, xcorr_dir), data)
   kwargs = dict(trained.config.model_kwargs, conv_mode="conv")
   conv_model = models.create(trained.config.model, **kwargs)
-  preprocess = trained.config.preprocess
+  preprocess = trained.preprocess
   images, labels = data.test.images, data.test.labels
   reference = logits(trained.model, trained.variables, images, preprocess)
   flipped = logits(conv_model, flip_conv_kernels(trained.variables), images, preprocess)
@@ -118,7 +118,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
   ])
   figures = ()
   if "conv" in names:
-    conv = load_run(os.path.join(workdir, _first_run(results, "conv")))
+    conv = load_run(os.path.join(workdir, _first_run(results, "conv")), data)
     learned, conv_learned = (first_layer_kernels(v) for v in (trained.variables, conv.variables))
     numbers["kernel_correlation_same"] = same = pearson(conv_learned, learned)
     numbers["kernel_correlation_flipped"] = flipped_r = pearson(conv_learned,

@@ -84,8 +84,8 @@ def test_overfit_run_stops_patience_epochs_after_its_best(runs):
 def test_the_best_epochs_variables_are_restored_saved_and_tested(runs, mnist, tmp_path):
   root, alone, _ = runs
   summary = alone[0]
-  run = load_run(str(root / "alone0"))
-  predictions = logits(run.model, run.variables, mnist.test.images, "scale").argmax(-1)
+  run = load_run(str(root / "alone0"), mnist)
+  predictions = logits(run.model, run.variables, mnist.test.images, run.preprocess).argmax(-1)
   assert summary["test_accuracy"] == pytest.approx(
       float((predictions == mnist.test.labels).mean()), abs=1e-6)
   # With a constant learning rate, training is the same whatever the epoch

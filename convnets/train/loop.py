@@ -25,7 +25,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from ml_collections import ConfigDict
 
 from convnets import models
-from convnets.data import MNIST, SOURCES, load
+from convnets.data import MNIST, SOURCES, Split, load
 from convnets.data.augment import make_augmentation
 from convnets.data.device import DeviceSplit, batch_at, epoch_permutation, to_device
 from convnets.data.preprocessing import fit_preprocessor
@@ -231,6 +231,12 @@ class Progress:
     self.stream.flush()
 
 
+def training_split(config: ConfigDict, data: MNIST) -> Split:
+  """The examples ``config`` trains on (and fits its preprocessor to): the
+  first ``config.train_subset`` training examples, or all of them if 0."""
+  return data.train.take(config.train_subset) if config.train_subset else data.train
+
+
 def train_and_evaluate(config: ConfigDict, workdir: str, **kwargs: Any) -> dict[str, Any]:
   """Train ``config.model`` with ``config.seed`` on MNIST, validating every
   epoch and testing at the end; write config, metrics, summary, curves and
@@ -269,7 +275,7 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   if data is None:
     data = load(data_dir, source=config.data_source, download_missing=download,
                 train_size=config.train_size)
-  train_split = data.train.take(config.train_subset) if config.train_subset else data.train
+  train_split = training_split(config, data)
   if config.batch_size > len(train_split):
     raise ConfigError(f"config.batch_size={config.batch_size}: larger than the "
                       f"{len(train_split)} training examples")
