@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from convnets import ops
 from convnets.ops import normalisation
@@ -74,7 +75,9 @@ class Pool2D(nn.Module):
     if self.kind == "lp" and self.learnable_p:
       if self.p <= 1:
         raise ValueError(f"a learnable p starts above 1, got p={self.p}")
-      rho0 = jnp.log(jnp.expm1(self.p - 1.0))  # softplus^-1(p - 1)
+      # softplus^-1(p - 1), a strongly typed float32: a weakly typed initial
+      # value would turn strong after the first update and recompile the step.
+      rho0 = jnp.asarray(np.log(np.expm1(self.p - 1.0)), jnp.float32)
       rho = self.param("rho", lambda _: rho0)
       p = 1.0 + jax.nn.softplus(rho)
     return ops.pool2d(x, kind=self.kind, window=self.window, stride=self.stride,

@@ -144,3 +144,23 @@ def parameter_count(name, **kwargs) -> int:
 ])
 def test_parameter_counts(name, kwargs, count):
   assert parameter_count(name, **kwargs) == count
+
+
+def test_a_learnable_p_train_step_compiles_once():
+  # A weakly typed initial exponent turned strongly typed after the first
+  # update, so the jitted step was traced and compiled twice.
+  import optax
+
+  from convnets.train.step import init_state, make_train_step
+
+  model = models.create("convnet", pooling="lp", learnable_p=True)
+  tx = optax.adam(1e-3)
+  state = init_state(model, tx, jax.random.key(0), (28, 28, 1))
+  assert not any(leaf.weak_type for leaf in jax.tree.leaves(state.params))
+  traces = []
+  train_step = make_train_step(model, tx)
+  step = jax.jit(lambda s, b: (traces.append(1), train_step(s, b))[1])
+  batch = {"images": jnp.ones((4, 28, 28, 1)), "labels": jnp.arange(4)}
+  for _ in range(3):
+    state, _ = step(state, batch)
+  assert len(traces) == 1
