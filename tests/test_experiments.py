@@ -214,6 +214,10 @@ def test_resume_reads_back_finished_runs_and_trains_the_rest(mnist, tmp_path):
   assert [r["seed"] for r in runs] == [0, 1]
   assert runs[0]["test_error"] == first["variants"][0]["runs"][0]["test_error"]
   assert os.path.isfile(os.path.join(workdir, "runs", "max", "seed1", "summary.json"))
+  assert [r["read_back"] for r in runs] == [True, False]
+  assert second["run_seconds"] == pytest.approx(sum(r["total_seconds"] for r in runs))
+  with open(os.path.join(workdir, "results.md")) as f:
+    assert "1 of them in earlier invocations read back by `--resume`" in f.read()
 
   # A finished run with other settings is never mixed in, nor replaced.
   other = copy.deepcopy(config)

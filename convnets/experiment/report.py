@@ -216,6 +216,16 @@ def _trend_sentences(results: Results) -> list[str]:
   return out
 
 
+def time_spent(results: Results) -> str:
+  """The wall time, and where runs were read back (``--resume``), the runs' own."""
+  wall = f"{results['wall_seconds'] / 60:.1f} minutes of wall time"
+  if not results.get("runs_read_back"):
+    return wall
+  return (f"the runs took {results['run_seconds'] / 60:.1f} minutes in all (each from its "
+          f"start to its summary), {results['runs_read_back']} of them in earlier "
+          f"invocations read back by `--resume`; this one took {wall}")
+
+
 def results_markdown(results: Results) -> str:
   """The whole ``results.md``."""
   figures = "\n\n".join(f"![{f['caption']}]({f['file']})\n\n*{f['caption']}*"
@@ -225,7 +235,7 @@ def results_markdown(results: Results) -> str:
       "",
       f"Experiment `{results['experiment']}`: {len(results['variants'])} variants x "
       f"{len(results['settings']['seeds'])} seeds, {epochs(results)} each; "
-      f"{results['wall_seconds'] / 60:.1f} minutes of wall time.",
+      f"{time_spent(results)}.",
       "",
       "## Results",
       "",

@@ -100,7 +100,8 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdir: str, *, data:
 
   Returns:
     Per seed, in order: the run's summary, plus ``curves`` (the per-epoch
-    records of ``metrics.jsonl``) and ``workdir``.
+    records of ``metrics.jsonl``), ``workdir`` and ``read_back`` (whether
+    the run finished earlier).
   """
   dirs = {seed: os.path.join(workdir, f"seed{seed}") for seed in seeds}
   summaries = {seed: finished_run(dirs[seed], config, seed) for seed in seeds} if resume else {}
@@ -122,7 +123,7 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdir: str, *, data:
           config, [seed], [dirs[seed]], data=data, overwrite=overwrite or resume,
           log=lambda line, seed=seed: log(f"seed {seed}: {line}"))
   return [{**summaries[seed], "curves": read_jsonl(os.path.join(dirs[seed], "metrics.jsonl")),
-           "workdir": dirs[seed]} for seed in seeds]
+           "workdir": dirs[seed], "read_back": seed in done} for seed in seeds]
 
 
 def check_workdir(workdir: str, overwrite: bool, resume: bool = False) -> None:
@@ -275,7 +276,11 @@ def write_outputs(experiment: Experiment, workdir: str, results: dict[str, Any],
              "analysis": dict(analysis.results) if analysis else {},
              "analysis_markdown": analysis.markdown if analysis else "",
              "figures": [dataclasses.asdict(f) for f in figures],
-             "wall_seconds": time.perf_counter() - start}
+             "wall_seconds": time.perf_counter() - start,
+             "run_seconds": sum(run["total_seconds"] for variant in results["variants"]
+                                for run in variant["runs"]),
+             "runs_read_back": sum(run["read_back"] for variant in results["variants"]
+                                   for run in variant["runs"])}
   write_json(os.path.join(workdir, "results.json"), results)
   with open(os.path.join(workdir, "results.md"), "w") as f:
     f.write(report.results_markdown(results))
