@@ -68,16 +68,11 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
                   "inputs are coefficients of principal components laid out row by row, not "
                   "an image.")
   inputs_figure(data, names, os.path.join(workdir, inputs.file))
-  markdown = "\n".join([
-      "### Preprocessing against network",
-      "",
-      families.table(variants, preprocessing, "preprocessing"),
-      "",
-      "Mean ± std over seeds; the lowest of each column in bold. PCA whitening keeps every "
-      "component, so for the MLP it differs from ZCA only by a rotation of the input "
-      "space, which a fully connected first layer can absorb; for the ConvNet it destroys "
-      "the neighbourhoods that local receptive fields rely on.",
-  ])
+  markdown = families.section(
+      "Preprocessing against network", variants, preprocessing, "preprocessing",
+      "PCA whitening keeps every component, so for the MLP it differs from ZCA only by a "
+      "rotation of the input space, which a fully connected first layer can absorb; for the "
+      "ConvNet it destroys the neighbourhoods that local receptive fields rely on.")
   figures = (*families.curves(variants, workdir, "Preprocessing"), inputs)
   return Analysis({}, markdown, figures)
 

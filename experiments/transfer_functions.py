@@ -36,14 +36,10 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
   """The test errors as a transfer function x network table, and each
   network's learning curves on their own."""
   variants = results["variants"]
-  markdown = "\n".join([
-      "### Transfer function against network",
-      "",
-      families.table(variants, activation, "transfer function"),
-      "",
-      "Mean ± std over seeds; the lowest of each column in bold. The per-network learning "
-      "curves show how fast each transfer function trains, not only where it ends.",
-  ])
+  markdown = families.section(
+      "Transfer function against network", variants, activation, "transfer function",
+      "The per-network learning curves show how fast each transfer function trains, not "
+      "only where it ends.")
   figures = families.curves(variants, workdir, "Transfer functions")
   return Analysis({}, markdown, tuple(figures))
 

@@ -47,6 +47,14 @@ def table(variants: Sequence[Record], setting: Callable[[Record], str], title: s
   return "\n".join(lines)
 
 
+def section(heading: str, variants: Sequence[Record], setting: Callable[[Record], str],
+            title: str, remark: str) -> str:
+  """Markdown: ``### heading``, the :func:`table` of ``setting`` against family,
+  and its legend followed by the experiment's ``remark`` on it."""
+  return "\n".join([f"### {heading}", "", table(variants, setting, title), "",
+                    f"Mean ± std over seeds; the lowest of each column in bold. {remark}"])
+
+
 def curves(variants: Sequence[Record], workdir: str, title: str) -> list[Figure]:
   """One learning-curve figure per family (``curves_<family>.png``), drawn
   by :func:`convnets.experiment.plots.learning_curves`."""
