@@ -11,11 +11,16 @@ warm-up calls (compilation excluded), each waited for with
 and prints which convolution ``impl="auto"`` should resolve to on this backend,
 per layer, against ``convnets.ops.conv.AUTO_IMPL``.
 
-The layers (batch 128, Lecture 7's simple ConvNet and a second conv layer):
+The layers (batch 128, Lecture 7's simple ConvNet, a second conv layer, and
+the deeper models' layers that ``impl="auto"`` must also choose for):
 
 * conv1: 28x28x1 -> 20 maps 5x5; gradients for the kernel and bias only, as in
   training (nothing is below the first layer to receive ``dL/dx``);
-* conv2: 12x12x20 -> 40 maps 5x5; gradients for input, kernel and bias;
+* conv2: 12x12x20 -> 40 maps 5x5; gradients for input, kernel and bias (so
+  for every layer below);
+* lenet5_c3: 14x14x6 -> 16 maps 5x5, LeNet-5's C3 (all 6 maps connected);
+* resnet_s1, resnet_s2: 28x28x16 -> 16 and 14x14x32 -> 32 maps 3x3 with
+  "SAME" padding, the ``resnet`` model's (and the ``best`` config's) two stages;
 * tiny: 10x10x2 -> 4 maps 5x5, batch 8, the only size at which the naive
   loops (one einsum per output position, the reference) are timed;
 * pooling of 24x24x20 maps (conv1's output) over 2x2 regions, and 3x3 regions
@@ -57,12 +62,17 @@ from convnets.train.step import init_state, make_train_step  # noqa: E402
 
 BATCH = 128
 CONV_IMPLS = ("xla", "im2col", "handgrad")
-# name -> (batch, input (H, W, C), maps, gradients wanted for (x, w, b))
+# name -> (batch, input (H, W, C), maps, kernel size, padding, gradients wanted for (x, w, b))
 CONV_CASES = {
-    "conv1": (BATCH, (28, 28, 1), 20, (False, True, True)),
-    "conv2": (BATCH, (12, 12, 20), 40, (True, True, True)),
-    "tiny": (8, (10, 10, 2), 4, (True, True, True)),
+    "conv1": (BATCH, (28, 28, 1), 20, 5, "VALID", (False, True, True)),
+    "conv2": (BATCH, (12, 12, 20), 40, 5, "VALID", (True, True, True)),
+    "lenet5_c3": (BATCH, (14, 14, 6), 16, 5, "VALID", (True, True, True)),
+    "resnet_s1": (BATCH, (28, 28, 16), 16, 3, "SAME", (True, True, True)),
+    "resnet_s2": (BATCH, (14, 14, 32), 32, 3, "SAME", (True, True, True)),
+    "tiny": (8, (10, 10, 2), 4, 5, "VALID", (True, True, True)),
 }
+# The layers whose fastest implementation ``impl="auto"`` is checked against.
+AUTO_LAYERS = ("conv1", "conv2", "lenet5_c3", "resnet_s1", "resnet_s2")
 POOL_INPUT = (BATCH, 24, 24, 20)
 
 
@@ -91,18 +101,21 @@ def forward_backward(layer: Callable[..., Any], argnums: tuple[int, ...]) -> Cal
 
 def conv_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
   rows = []
-  for case, (batch, (h, w, c), maps, wanted) in CONV_CASES.items():
+  for case, (batch, (h, w, c), maps, size, padding, wanted) in CONV_CASES.items():
     keys = jax.random.split(jax.random.key(0), 4)
     x = jax.random.normal(keys[0], (batch, h, w, c))
-    kernel = jax.random.normal(keys[1], (5, 5, c, maps)) * 0.1
+    kernel = jax.random.normal(keys[1], (size, size, c, maps)) * 0.1
     bias = jax.random.normal(keys[2], (maps,))
-    cotangent = jax.random.normal(keys[3], (batch, h - 4, w - 4, maps))
+    out_shape = jax.eval_shape(lambda x, k: conv2d(x, k, padding=padding), x, kernel).shape
+    cotangent = jax.random.normal(keys[3], out_shape)
     argnums = tuple(i for i, want in enumerate(wanted) if want)
     for impl in CONV_IMPLS + (("naive",) if case == "tiny" else ()):
-      step = forward_backward(lambda x, k, b, impl=impl: conv2d(x, k, b, impl=impl), argnums)
+      step = forward_backward(
+          lambda x, k, b, impl=impl: conv2d(x, k, b, padding=padding, impl=impl), argnums)
       ms = median_ms(step, (x, kernel, bias, cotangent), reps, warmup)
       rows.append({"benchmark": f"{case} conv fwd+bwd", "layer": case, "impl": impl,
-                   "shape": f"{batch}x{h}x{w}x{c} -> {maps} maps 5x5", "batch": batch, "ms": ms})
+                   "shape": f"{batch}x{h}x{w}x{c} -> {maps} maps {size}x{size} {padding}",
+                   "batch": batch, "ms": ms})
   return rows
 
 
@@ -187,9 +200,9 @@ def main(argv: Sequence[str] | None = None) -> None:
               for impl in CONV_IMPLS}
   fastest = min(layer_ms, key=layer_ms.get)
   per_layer = {layer: min((r for r in rows if r.get("layer") == layer and r["impl"] in CONV_IMPLS),
-                          key=lambda r: r["ms"])["impl"] for layer in ("conv1", "conv2")}
+                          key=lambda r: r["ms"])["impl"] for layer in AUTO_LAYERS}
   ours, textbook = (r["examples_per_s"] for r in rows if r["benchmark"] == "convnet train step")
-  chosen = {"conv1": auto_impl(backend, in_maps=1), "conv2": auto_impl(backend, in_maps=20)}
+  chosen = {layer: auto_impl(backend, in_maps=CONV_CASES[layer][1][2]) for layer in AUTO_LAYERS}
   layer_time = {(r["layer"], r["impl"]): r["ms"] for r in rows
                 if r.get("layer") in chosen and r["impl"] in CONV_IMPLS}
   # Within 5% of the fastest counts as a tie: timings on a shared CPU wobble that much.
@@ -198,9 +211,10 @@ def main(argv: Sequence[str] | None = None) -> None:
   summary = [
       f"conv1 + conv2 fwd+bwd on {backend}: "
       + ", ".join(f"{impl} {ms:.3f} ms" for impl, ms in layer_ms.items()),
-      f"fastest per layer: conv1 (1 input map) {per_layer['conv1']}, conv2 (20 input maps) "
-      f"{per_layer['conv2']}; over both: {fastest}; auto picks conv1 {chosen['conv1']}, "
-      f"conv2 {chosen['conv2']}"
+      "fastest per layer (input maps): " + ", ".join(
+          f"{layer} ({CONV_CASES[layer][1][2]}) {impl}" for layer, impl in per_layer.items())
+      + f"; over conv1 + conv2: {fastest}; auto picks " + ", ".join(
+          f"{layer} {impl}" for layer, impl in chosen.items())
       + (" (agrees, within 5%)" if agrees else
          f" (disagrees: update AUTO_IMPL[{backend!r}] in convnets/ops/conv.py)"),
       f"training step: {ours:,.0f} examples/s with convnets ops, {textbook:,.0f} with "
