@@ -28,11 +28,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Figure, Variant  # noqa: E402
-from convnets.experiment.report import percent  # noqa: E402
+from convnets.experiment.report import p_value, percent  # noqa: E402
 from convnets.experiment.stats import spread  # noqa: E402
 
 EPOCHS = 40
 PATIENCES = (3, 10)
+TRAIN_ERROR_FLOOR = 0.01  # percent
 
 
 def mean_std(values: Mapping[str, Any], digits: int = 1) -> str:
@@ -64,8 +65,10 @@ def stopping_figure(variants: list[Mapping[str, Any]], path: str) -> None:
         ax.axvline(run["stopped_epoch"], color=colour, ls="--", lw=1.2,
                    label=f"{variant['label']}: stopped at {run['stopped_epoch']}")
       else:
-        ax.plot(epochs, [100 * (1 - c["train_accuracy"]) for c in run["curves"]], ":",
-                color=colour, lw=1.5, label=f"{variant['label']}: training")
+        # A log axis cannot show the zero training error an overfit MLP reaches.
+        ax.plot(epochs, [max(100 * (1 - c["train_accuracy"]), TRAIN_ERROR_FLOOR)
+                         for c in run["curves"]], ":", color=colour, lw=1.5,
+                label=f"{variant['label']}: training (0 drawn at {TRAIN_ERROR_FLOOR}%)")
     ax.set(xlabel="epoch", ylabel="error (%)", yscale="log", title=f"seed {seeds[k]}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
@@ -73,6 +76,35 @@ def stopping_figure(variants: list[Mapping[str, Any]], path: str) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def findings(variants: list[Mapping[str, Any]], comparisons: Mapping[str, Any]) -> list[str]:
+  """What the runs show, in sentences built from their numbers: whether the
+  fixed run's validation error turned up (overfitting visible on the
+  validation set, not only as a training/validation gap), and per patience the
+  epochs it saved against the test error it cost."""
+  fixed, *stopped = variants
+  rise = spread([100 * (max(c["valid_accuracy"] for c in run["curves"])
+                        - run["curves"][-1]["valid_accuracy"]) for run in fixed["runs"]])
+  lines = ["### What this shows", "",
+           f"- Over {fixed['epochs']} epochs the fixed run's validation error ended "
+           f"{mean_std(rise, 2)} points above its lowest value (mean over seeds), while its "
+           "training error reached "
+           f"{mean_std(spread([100 * (1 - run['train_accuracy']) for run in fixed['runs']]), 2)}%."
+           " How much early stopping can gain is bounded by that rise."]
+  for variant in stopped:
+    used = spread([run["epochs"] / fixed["epochs"] for run in variant["runs"]])
+    comparison = comparisons[variant["name"]]
+    difference = 100 * (variant["test_error"]["mean"] - fixed["test_error"]["mean"])
+    verdict = ("a difference the seeds resolve" if comparison["significant"] else
+               "within seed-to-seed noise, so not shown to differ")
+    lines.append(f"- {variant['label']}: trained {100 * used['mean']:.0f}% of the fixed "
+                 f"run's epochs; test error {difference:+.2f} points against it (p = "
+                 f"{p_value(comparison['p'])}, {verdict}).")
+  lines.append("- Not shown: how these compare under a decaying learning rate or with "
+               "augmentation (which delay or remove the overfitting), or for other networks; "
+               "3 seeds cannot resolve differences much below the noise quoted above.")
+  return lines
 
 
 def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
@@ -94,6 +126,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
             f"{results['settings']['epochs']}). Best epoch: whose weights were tested (the "
             "fixed runs test their last). The training time is seconds per epoch times epochs "
             "trained, so it excludes compiling and testing."]
+  lines += ["", *findings(variants, results["comparisons"])]
   figure = Figure("stopping.png", "Per seed: validation error against epoch for every "
                   "variant (one trajectory until each stops), stars at the restored best "
                   "epochs, dashed lines where training stopped; dotted: the fixed run's "
