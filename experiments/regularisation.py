@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Figure, Variant  # noqa: E402
-from convnets.experiment.report import percent  # noqa: E402
+from convnets.experiment.report import p_value, percent  # noqa: E402
 from convnets.experiment.stats import spread  # noqa: E402
 from convnets.ops.regularisers import weights  # noqa: E402
 from convnets.train.workdir import load_variables  # noqa: E402
@@ -109,6 +109,46 @@ def histogram_figure(first_layers: Mapping[str, np.ndarray], path: str) -> None:
   plt.close(fig)
 
 
+def findings(variants: list[Mapping[str, Any]], comparisons: Mapping[str, Any],
+             stats: Mapping[str, Any], reference: str) -> list[str]:
+  """What the runs show, in sentences built from their numbers: per penalty,
+  the strongest coefficient whose test error the seeds do not tell from the
+  reference's, with the sparsity it bought; the coefficients that cost error;
+  and the best variant."""
+  def near_zero(name: str) -> str:
+    return f"{100 * stats[name]['near_zero']['mean']:.1f}%"
+
+  reference_label = next(v["label"] for v in variants if v["name"] == reference)
+  lines = ["### What this shows", ""]
+  for family in ("L1", "L2"):
+    members = sorted((v for v in variants if v["family"] == family),
+                     key=lambda v: v["coords"]["strength"])
+    harmless = [v for v in members if not comparisons[v["name"]]["significant"]]
+    costly = [v for v in members if comparisons[v["name"]]["significant"]]
+    if harmless:
+      v = harmless[-1]
+      lines.append(f"- {family}: up to {v['coords']['strength']:g} the test error is within "
+                   f"seed-to-seed noise of {reference_label}'s, and at that strength "
+                   f"{near_zero(v['name'])} of the weights are near zero (against "
+                   f"{near_zero(reference)} unregularised).")
+    for v in costly:
+      difference = 100 * comparisons[v["name"]]["difference"]
+      lines.append(f"- {family} {v['coords']['strength']:g} costs {difference:+.2f} points "
+                   f"(p = {p_value(comparisons[v['name']]['p'])}), with "
+                   f"{near_zero(v['name'])} of the weights near zero and "
+                   f"{100 * stats[v['name']]['ignored_inputs']['mean']:.0f}% of the input "
+                   "pixels ignored.")
+  best = min(variants, key=lambda v: v["test_error"]["mean"])
+  if best["name"] != reference:
+    verdict = ("beyond" if comparisons[best["name"]]["significant"] else "within")
+    lines.append(f"- The lowest mean error, {best['label']}'s, is {verdict} seed-to-seed noise "
+                 f"of {reference_label}'s (p = {p_value(comparisons[best['name']]['p'])}).")
+  lines.append("- Not shown: whether any of these helps a network that overfits more (longer "
+               "training, fewer examples) or a ConvNet, or with augmentation; strengths between "
+               "the grid points were not tried.")
+  return lines
+
+
 def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
   """Weight statistics of every run, their table, the strength figure and
   the first-layer histograms of a few variants."""
@@ -135,6 +175,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
             "weights of pixels that never carry ink (MNIST's border), so there the penalty "
             "acts alone: L1's constant pull should take them to zero, L2's pull, proportional "
             "to the weight, only towards it; the last column says whether they got there."]
+  lines += ["", *findings(variants, results["comparisons"], stats, results["reference"])]
   figures = [Figure("strength.png", "Test error and the fraction of near-zero weights against "
                     "the L1 or L2 coefficient; dashed: the unpenalised, combined and dropout "
                     "variants.")]
