@@ -23,7 +23,7 @@ from convnets.experiment.runner import configure, run_experiment
 from convnets.experiment.stats import spread
 from convnets.train import check_config
 from experiments import NAMES, get
-from experiments.lecun1998 import DIST_EPOCHS, EPOCHS, ROWS, compare
+from experiments.lecun1998 import DIST_EPOCHS, EPOCHS, ROWS, compare, shortfalls
 
 QUICK_VARIANTS = ("paper-mlp_300", "paper-lenet5", "modern-mlp_300", "modern-mlp_300-dist")
 # Spot checks against shared/reference/lecun1998-mnist-results.md.
@@ -138,6 +138,24 @@ def test_published_error_against_the_seed_prediction_interval():
   assert close["difference_points"] == pytest.approx(0.15)
   assert compare(lenet5, record([0.020, 0.021, 0.022]))["verdict"] == "higher"
   assert compare(lenet5, record([0.0050, 0.0051, 0.0052]))["verdict"] == "lower"
+
+
+def test_shortfalls_tell_an_unfitted_network_from_one_that_generalises_worse():
+  lenet5 = next(row for row in ROWS if row.name == "LeNet-5")
+  ran = lambda train_accuracy: {"paper-lenet5": {"runs": [{"train_accuracy": train_accuracy}]}}
+  # 1.50% test against 0.95% published: training error 1.40% has not fitted the
+  # training digits (above 0.75%), 0.05% has.
+  row = {"row": "LeNet-5", "published_percent": 0.95,
+         "paper": compare(lenet5, {"name": "paper-lenet5", "epochs": 20,
+                                   "test_error": spread([0.015])})}
+  assert "1.50% against 0.95%, with a final training error of 1.40% (above half" in (
+      shortfalls([row], ran(0.986), "paper"))
+  assert "0.05% (it fits its training digits" in shortfalls([row], ran(0.9995), "paper")
+  # Below the published error: no shortfall.
+  row["paper"] = compare(lenet5, {"name": "paper-lenet5", "epochs": 20,
+                                  "test_error": spread([0.008])})
+  assert shortfalls([row], ran(0.99), "paper") == (
+      "The paper recipe's mean error is at or below the published one in every row.")
 
 
 def test_a_variant_trains_its_own_epochs_unless_the_user_sets_them(mnist, tmp_path):
