@@ -73,6 +73,11 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
       "PCA whitening keeps every component, so for the MLP it differs from ZCA only by a "
       "rotation of the input space, which a fully connected first layer can absorb; for the "
       "ConvNet it destroys the neighbourhoods that local receptive fields rely on.")
+  markdown += "\n\n" + families.findings(
+      variants, preprocessing, PREPROCESSINGS["scale"],
+      f"longer training than {variants[0]['epochs']} epochs (the learning curves say whether the "
+      "ranking was still changing), other whitening strengths ε, or networks other than these "
+      "two.")
   figures = (*families.curves(variants, workdir, "Preprocessing"), inputs)
   return Analysis({}, markdown, figures)
 

@@ -40,6 +40,11 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
       "Transfer function against network", variants, activation, "transfer function",
       "The per-network learning curves show how fast each transfer function trains, not "
       "only where it ends.")
+  markdown += "\n\n" + families.findings(
+      variants, activation, "relu",
+      f"the ranking after longer training than {variants[0]['epochs']} epochs (the curves say "
+      "whether it was still changing), with initialisations matched to each function (e.g. "
+      "Glorot for tanh), or in deeper networks, where saturation compounds.")
   figures = families.curves(variants, workdir, "Transfer functions")
   return Analysis({}, markdown, tuple(figures))
 

@@ -23,7 +23,7 @@ import sys
 import pytest
 
 from convnets.configs.default import get_config
-from convnets.experiment import Settings, report, stats
+from convnets.experiment import Settings, families, report, stats
 from convnets.experiment.runner import run_experiment
 from convnets.train.workdir import WorkdirError
 from experiments import NAMES, get
@@ -227,3 +227,27 @@ def test_resume_reads_back_finished_runs_and_trains_the_rest(mnist, tmp_path):
   assert (os.path.getmtime(seed0), open(seed0).read()) == before
   with pytest.raises(WorkdirError, match="contradict"):
     run((0,), resume=True, overwrite=True)
+
+
+def test_families_findings_compare_each_setting_within_its_own_network():
+  """Two networks x three settings, made-up per-seed errors: the MLP's "b" is
+  clearly worse than its baseline "a" (1.6-1.7% against 1.0-1.2%), its "c" within
+  noise; the ConvNet's "c" is clearly better; each network's best is named."""
+  def record(family, name, errors):
+    return {"family": family, "setting": name, "runs": [{"test_error": e} for e in errors],
+            "test_error": stats.spread(errors)}
+
+  variants = [record("MLP", "a", [0.010, 0.011, 0.012]), record("MLP", "b", [0.016, 0.017, 0.016]),
+              record("MLP", "c", [0.011, 0.010, 0.012]),
+              record("ConvNet", "a", [0.010, 0.011, 0.012]),
+              record("ConvNet", "b", [0.011, 0.012, 0.010]),
+              record("ConvNet", "c", [0.006, 0.005, 0.006])]
+  text = families.findings(variants, lambda v: v["setting"], "a", "anything else.")
+  mlp, convnet, agreement, caveat = text.splitlines()[2:]
+  assert mlp.startswith("- MLP, against a (1.10%): higher error beyond seed noise: b (+0.53 points, p = ")
+  assert "within seed noise: c (+0.00 points, p = 1.000)" in mlp and mlp.endswith("Lowest mean: a.")
+  assert "lower error beyond seed noise: c (-0.53 points" in convnet
+  assert convnet.endswith("Lowest mean: c.")
+  assert agreement.startswith("- The networks disagree on the setting with the lowest mean error "
+                              "(MLP: a, ConvNet: c)")
+  assert caveat == "- Not shown: anything else."

@@ -13,8 +13,9 @@ import os
 from typing import Any, Callable, Mapping, Sequence
 
 from convnets.experiment import plots
-from convnets.experiment.report import percent
+from convnets.experiment.report import p_value, percent
 from convnets.experiment.spec import Figure
+from convnets.experiment.stats import ALPHA, welch
 
 Record = Mapping[str, Any]
 
@@ -53,6 +54,46 @@ def section(heading: str, variants: Sequence[Record], setting: Callable[[Record]
   and its legend followed by the experiment's ``remark`` on it."""
   return "\n".join([f"### {heading}", "", table(variants, setting, title), "",
                     f"Mean ± std over seeds; the lowest of each column in bold. {remark}"])
+
+
+def findings(variants: Sequence[Record], setting: Callable[[Record], str], baseline: str,
+             not_shown: str) -> str:
+  """Markdown ``### What this shows``: per family, every setting against the
+  family's ``baseline`` setting by Welch's t-test on per-seed test errors
+  (within a network, not across: the runner's reference is one variant of
+  one family), the family's best setting, whether the families agree on it,
+  and the experiment's ``not_shown`` caveat."""
+  lines = ["### What this shows", ""]
+  best = {}
+  for family in families(variants):
+    members = {setting(v): v for v in variants if v["family"] == family}
+    best[family] = min(members, key=lambda name: members[name]["test_error"]["mean"])
+    if baseline not in members:
+      continue
+    base = members[baseline]
+    errors = lambda v: [run["test_error"] for run in v["runs"]]
+    worse, better, level = [], [], []
+    for name, v in members.items():
+      if name == baseline:
+        continue
+      p = welch(errors(v), errors(base))["p"]
+      difference = 100 * (v["test_error"]["mean"] - base["test_error"]["mean"])
+      text = f"{name} ({difference:+.2f} points, p = {p_value(p)})"
+      (level if p is None or p >= ALPHA else worse if difference > 0 else better).append(text)
+    lines.append(
+        f"- {family}, against {baseline} ({percent(base['test_error']['mean'], None)}%): "
+        + "; ".join(f"{kind}: {', '.join(names)}" for kind, names in (
+            ("lower error beyond seed noise", better), ("higher error beyond seed noise", worse),
+            ("within seed noise", level)) if names)
+        + f". Lowest mean: {best[family]}.")
+  if len(best) > 1:
+    same = len(set(best.values())) == 1
+    lines.append("- The networks " + ("agree" if same else "disagree") + " on the setting with "
+                 "the lowest mean error" + ("" if same else " (" + ", ".join(
+                     f"{family}: {name}" for family, name in best.items()) + ")") + "; with "
+                 "3 seeds, differences of about 0.2 points or less go unresolved.")
+  lines.append(f"- Not shown: {not_shown}")
+  return "\n".join(lines)
 
 
 def curves(variants: Sequence[Record], workdir: str, title: str) -> list[Figure]:
