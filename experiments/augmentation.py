@@ -28,7 +28,7 @@ from convnets.data import MNIST  # noqa: E402
 from convnets.data.augment import make_augmentation  # noqa: E402
 from convnets.data.gallery import save_gallery  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Figure, Variant  # noqa: E402
-from convnets.experiment.report import percent  # noqa: E402
+from convnets.experiment.report import p_value, percent  # noqa: E402
 from convnets.experiment.runner import configure  # noqa: E402
 from convnets.experiment.stats import spread  # noqa: E402
 
@@ -55,6 +55,34 @@ def gallery(results: Mapping[str, Any], data: MNIST, path: str) -> None:
   save_gallery(rows, data.train.labels[first], path, "One random draw of each augmentation")
 
 
+def findings(results: Mapping[str, Any], gaps: Mapping[str, float]) -> list[str]:
+  """The best augmentation against none (the reference), beyond seed noise or
+  not, and how far each augmentation closed the generalisation gap."""
+  variants = {v["name"]: v for v in results["variants"]}
+  reference = variants[results["reference"]]
+  best = min(variants.values(), key=lambda v: v["test_error"]["mean"])
+  lines = ["### What this shows", ""]
+  if best is not reference:
+    comparison = results["comparisons"][best["name"]]
+    verdict = ("untested (one seed)" if comparison["p"] is None else
+               "beyond seed noise" if comparison["significant"] else "within seed noise")
+    lines.append(f"- The lowest mean test error is {best['label']}'s, "
+                 f"{percent(best['test_error']['mean'], best['test_error']['std'])}% against "
+                 f"{percent(reference['test_error']['mean'], reference['test_error']['std'])}% "
+                 f"without augmentation (p = {p_value(comparison['p'])}, {verdict}).")
+  else:
+    lines.append("- No augmentation had a lower mean test error than none.")
+  lines.append("- Gap between validation and training error, without augmentation "
+               f"{100 * gaps[reference['name']]:+.2f} points; with " + ", ".join(
+                   f"{v['label']} {100 * gaps[name]:+.2f}" for name, v in variants.items()
+                   if name != reference["name"]) + " (a negative gap: the distorted training "
+               "digits are harder than the clean validation ones).")
+  lines.append(f"- Not shown: the gains after more than {reference['epochs']} epochs (the "
+               "curves say whether the distorted runs were still improving), other distortion "
+               "strengths, or for networks other than the simple ConvNet.")
+  return lines
+
+
 def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
   """Training against validation error (how much each augmentation closes
   the gap), and a gallery of augmented digits."""
@@ -73,6 +101,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
             "trains (so on harder, distorted digits, with the weights still changing); the "
             "validation error on the clean held-out digits after it. Augmentation that "
             "regularises raises the first and lowers the second."]
+  lines += ["", *findings(results, gaps)]
   figure = Figure("augmented.png", "One random draw of each augmentation of the first "
                   "training digit of each class.")
   gallery(results, data, os.path.join(workdir, figure.file))
