@@ -28,6 +28,7 @@ from convnets.experiment.report import p_value, percent  # noqa: E402
 from convnets.experiment.stats import ALPHA, spread, welch  # noqa: E402
 
 LEARNING_RATES = (0.01, 0.1, 0.5)
+CHANCE = 0.8  # a test error at least this high: the run learnt next to nothing
 # The deeper ConvNet: four 3x3 convolution + 2x2 max-pooling layers of 16 maps
 # (28 -> 14 -> 7 -> 3 -> 1), then 100 hidden units: about the lecture
 # ConvNet's cost per epoch on CPU, with four times its depth of convolutions.
@@ -54,7 +55,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
   by_name = {v["name"]: v for v in results["variants"]}
   lines = ["### With against without batch normalisation", "",
            "| network | learning rate | test error, no BN (%) | test error, BN (%) | BN − no BN "
-           "(points) | p | valid error after epoch 1, no BN → BN (%) | runs stopped (no BN, "
+           "(points) | p | valid error after epoch 1, no BN → BN (%) | failed runs (no BN, "
            "BN) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
   verdicts: dict[str, dict[str, list[str]]] = {}
   for network, (label, _) in NETWORKS.items():
@@ -66,20 +67,26 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
         continue
       errors = lambda v: [run["test_error"] for run in v["runs"]]
       first = lambda v: spread([1 - run["curves"][0]["valid_accuracy"] for run in v["runs"]])
-      stopped = lambda v: sum(run["epochs"] < v["epochs"] for run in v["runs"])
+      failed = lambda v: sum(run["epochs"] < v["epochs"] or run["test_error"] >= CHANCE
+                             for run in v["runs"])
       p = welch(errors(normed), errors(plain))["p"]
       difference = 100 * (normed["test_error"]["mean"] - plain["test_error"]["mean"])
       kind = ("untested" if p is None else "level" if p >= ALPHA else
               "better" if difference < 0 else "worse")
-      verdicts[label][kind].append(f"{rate:g} ({difference:+.2f} points)")
+      verdicts[label][kind].append(
+          f"{rate:g} ({difference:+.2f} points" + "".join(
+              f"; {failed(v)} of {len(v['runs'])} seeds {which} failed"
+              for v, which in ((plain, "without BN"), (normed, "with BN")) if failed(v)) + ")")
       lines.append(
           f"| {label} | {rate:g} | {percent(plain['test_error']['mean'], plain['test_error']['std'])}"
           f" | {percent(normed['test_error']['mean'], normed['test_error']['std'])} | "
           f"{difference:+.2f} | {p_value(p)} | {100 * first(plain)['mean']:.2f} → "
-          f"{100 * first(normed)['mean']:.2f} | {stopped(plain)}, {stopped(normed)} |")
+          f"{100 * first(normed)['mean']:.2f} | {failed(plain)}, {failed(normed)} |")
   lines += ["", "p: Welch's two-sided t-test on the per-seed test errors of the two networks at "
-            "the same learning rate. Runs stopped: seeds whose loss became infinite or NaN "
-            "(tested as they were when they stopped).", "", "### What this shows", ""]
+            "the same learning rate. Failed runs: seeds whose loss became infinite or NaN "
+            f"(tested as they were when they stopped) or whose test error is {100 * CHANCE:.0f}% "
+            "or more (stuck at one class); one failed seed among three can hide a real "
+            "difference from Welch's test, whose variance it inflates.", "", "### What this shows", ""]
   for label, kinds in verdicts.items():
     words = {"better": "BN lowers the test error beyond seed noise at learning rate",
              "worse": "BN raises it beyond seed noise at",
