@@ -30,7 +30,7 @@ from convnets.data.gallery import save_gallery  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Figure, Variant  # noqa: E402
 from convnets.experiment.report import p_value, percent  # noqa: E402
 from convnets.experiment.runner import configure  # noqa: E402
-from convnets.experiment.stats import spread  # noqa: E402
+from convnets.experiment.stats import spread, verdict  # noqa: E402
 
 AUGMENTATIONS = {
     "none": "none",
@@ -64,12 +64,10 @@ def findings(results: Mapping[str, Any], gaps: Mapping[str, float]) -> list[str]
   lines = ["### What this shows", ""]
   if best is not reference:
     comparison = results["comparisons"][best["name"]]
-    verdict = ("untested (one seed)" if comparison["p"] is None else
-               "beyond seed noise" if comparison["significant"] else "within seed noise")
     lines.append(f"- The lowest mean test error is {best['label']}'s, "
                  f"{percent(best['test_error']['mean'], best['test_error']['std'])}% against "
                  f"{percent(reference['test_error']['mean'], reference['test_error']['std'])}% "
-                 f"without augmentation (p = {p_value(comparison['p'])}, {verdict}).")
+                 f"without augmentation (p = {p_value(comparison['p'])}, {verdict(comparison)}).")
   else:
     lines.append("- No augmentation had a lower mean test error than none.")
   lines.append("- Gap between validation and training error, without augmentation "

@@ -25,7 +25,7 @@ from typing import Any, Mapping  # noqa: E402
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Trend, Variant  # noqa: E402
 from convnets.experiment.report import p_value, percent  # noqa: E402
-from convnets.experiment.stats import ALPHA, spread, welch  # noqa: E402
+from convnets.experiment.stats import pair, per_seed, spread  # noqa: E402
 
 LEARNING_RATES = (0.01, 0.1, 0.5)
 CHANCE = 0.8  # a test error at least this high: the run learnt next to nothing
@@ -65,13 +65,12 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
       normed = by_name.get(f"{network}_bn_lr{rate:g}")
       if plain is None or normed is None:
         continue
-      errors = lambda v: [run["test_error"] for run in v["runs"]]
       first = lambda v: spread([1 - run["curves"][0]["valid_accuracy"] for run in v["runs"]])
       failed = lambda v: sum(run["epochs"] < v["epochs"] or run["test_error"] >= CHANCE
                              for run in v["runs"])
-      p = welch(errors(normed), errors(plain))["p"]
-      difference = 100 * (normed["test_error"]["mean"] - plain["test_error"]["mean"])
-      kind = ("untested" if p is None else "level" if p >= ALPHA else
+      c = pair(per_seed(normed), per_seed(plain))
+      p, difference = c["p"], 100 * c["difference"]
+      kind = ("untested" if c["significant"] is None else "level" if not c["significant"] else
               "better" if difference < 0 else "worse")
       verdicts[label][kind].append(
           f"{rate:g} ({difference:+.2f} points" + "".join(

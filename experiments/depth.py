@@ -17,16 +17,12 @@ from typing import Any, Mapping  # noqa: E402
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Trend, Variant  # noqa: E402
 from convnets.experiment.report import p_value  # noqa: E402
-from convnets.experiment.stats import ALPHA, welch  # noqa: E402
+from convnets.experiment.stats import ALPHA, per_seed, welch  # noqa: E402
 
 DEPTHS = (1, 2, 3)
 MAPS = 20            # feature maps of every conv layer, the lecture's 20
 CONV_HIDDEN = 100    # the simple ConvNet's fully connected layer
 MLP_HIDDEN = 300     # LeCun et al. 1998's 28x28-300-10 and its deeper versions
-
-
-def _errors(variant: Mapping[str, Any]) -> list[float]:
-  return [run["test_error"] for run in variant["runs"]]
 
 
 def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
@@ -41,7 +37,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
     return Analysis({}, "")
   rows, equal_depth = [], []
   for conv, mlp in pairs:
-    test = welch(_errors(conv), _errors(mlp))
+    test = welch(per_seed(conv), per_seed(mlp))
     equal_depth.append({"depth": conv["coords"]["depth"], "convnet": conv["name"],
                         "mlp": mlp["name"], "difference": conv["test_error"]["mean"]
                         - mlp["test_error"]["mean"], **test})
@@ -53,7 +49,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
   large = max(mlps, key=lambda v: v["params"])
   size = {"convnet": small["name"], "mlp": large["name"],
           "difference": small["test_error"]["mean"] - large["test_error"]["mean"],
-          **welch(_errors(small), _errors(large))}
+          **welch(per_seed(small), per_seed(large))}
   ratio = large["params"] / small["params"]
   if size["p"] is not None and size["p"] < ALPHA and size["difference"] < 0:
     reading = ("So the ConvNets' advantage is not a matter of size: local receptive fields "

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Figure, Variant  # noqa: E402
 from convnets.experiment.report import p_value, percent  # noqa: E402
-from convnets.experiment.stats import spread  # noqa: E402
+from convnets.experiment.stats import spread, verdict  # noqa: E402
 
 EPOCHS = 40
 PATIENCES = (3, 10)
@@ -96,13 +96,11 @@ def findings(variants: list[Mapping[str, Any]], comparisons: Mapping[str, Any]) 
     used = spread([run["epochs"] / fixed["epochs"] for run in variant["runs"]])
     comparison = comparisons[variant["name"]]
     difference = 100 * (variant["test_error"]["mean"] - fixed["test_error"]["mean"])
-    verdict = ("a difference the seeds resolve" if comparison["significant"] else
-               "within seed-to-seed noise, so not shown to differ")
     lines.append(f"- {variant['label']}: trained {100 * used['mean']:.0f}% of the fixed "
                  f"run's epochs; test error {difference:+.2f} points against it (p = "
-                 f"{p_value(comparison['p'])}, {verdict}).")
+                 f"{p_value(comparison['p'])}, {verdict(comparison)}).")
   lines.append("- Not shown: how these compare under a decaying learning rate or with "
-               "augmentation (which delay or remove the overfitting), or for other networks; "
+               "augmentation, or for other networks; "
                "3 seeds cannot resolve differences much below the noise quoted above.")
   return lines
 

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Figure, Variant  # noqa: E402
 from convnets.experiment.report import p_value, percent  # noqa: E402
-from convnets.experiment.stats import spread  # noqa: E402
+from convnets.experiment.stats import spread, verdict  # noqa: E402
 from convnets.ops.regularisers import weights  # noqa: E402
 from convnets.train.workdir import load_variables  # noqa: E402
 
@@ -140,9 +140,9 @@ def findings(variants: list[Mapping[str, Any]], comparisons: Mapping[str, Any],
                    "pixels ignored.")
   best = min(variants, key=lambda v: v["test_error"]["mean"])
   if best["name"] != reference:
-    verdict = ("beyond" if comparisons[best["name"]]["significant"] else "within")
-    lines.append(f"- The lowest mean error, {best['label']}'s, is {verdict} seed-to-seed noise "
-                 f"of {reference_label}'s (p = {p_value(comparisons[best['name']]['p'])}).")
+    comparison = comparisons[best["name"]]
+    lines.append(f"- The lowest mean error, {best['label']}'s, against {reference_label}'s: "
+                 f"{verdict(comparison)} (p = {p_value(comparison['p'])}).")
   lines.append("- Not shown: whether any of these helps a network that overfits more (longer "
                "training, fewer examples) or a ConvNet, or with augmentation; strengths between "
                "the grid points were not tried.")

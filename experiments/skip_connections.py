@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Figure, Trend, Variant  # noqa: E402
 from convnets.experiment.report import p_value  # noqa: E402
-from convnets.experiment.stats import ALPHA, spread, welch  # noqa: E402
+from convnets.experiment.stats import pair, per_seed, spread, verdict  # noqa: E402
 
 DEPTHS = (4, 12, 24)
 WIDTH = 8
@@ -50,11 +50,6 @@ def findings(variants: list[Mapping[str, Any]]) -> list[str]:
   def last_losses(v):
     return [run["curves"][-1]["train_loss"] for run in v["runs"]]
 
-  def judged(a, b):
-    p = welch(a, b)["p"]
-    return p, ("untested (one seed)" if p is None else
-               "beyond seed noise" if p < ALPHA else "within seed noise")
-
   lines = ["### What this shows", ""]
   by_depth = {}
   for family in ("plain", "residual"):
@@ -64,23 +59,20 @@ def findings(variants: list[Mapping[str, Any]]) -> list[str]:
     if len(members) < 2:
       continue
     shallow, deep = members[0], members[-1]
-    p, verdict = judged(last_losses(deep), last_losses(shallow))
-    rise = final_train_loss(deep)["mean"] - final_train_loss(shallow)["mean"]
+    c = pair(last_losses(deep), last_losses(shallow))
     lines.append(f"- {family}: the {deep['coords']['depth'] + 2}-layer net ends with a training "
-                 f"loss {rise:+.4f} against the {shallow['coords']['depth'] + 2}-layer one "
-                 f"(p = {p_value(p)}, {verdict}): "
-                 + ("degradation" if rise > 0 and verdict == "beyond seed noise" else
+                 f"loss {c['difference']:+.4f} against the {shallow['coords']['depth'] + 2}-layer "
+                 f"one (p = {p_value(c['p'])}, {verdict(c)}): "
+                 + ("degradation" if c["difference"] > 0 and c["significant"] else
                     "no degradation shown") + ".")
   for depth in sorted(set(by_depth["plain"]) & set(by_depth["residual"])):
     plain, residual = by_depth["plain"][depth], by_depth["residual"][depth]
-    errors = lambda v: [run["test_error"] for run in v["runs"]]
-    p, verdict = judged(errors(residual), errors(plain))
-    difference = 100 * (residual["test_error"]["mean"] - plain["test_error"]["mean"])
-    lines.append(f"- {depth + 2} layers: residual − plain test error {difference:+.2f} points "
-                 f"(p = {p_value(p)}, {verdict}).")
+    c = pair(per_seed(residual), per_seed(plain))
+    lines.append(f"- {depth + 2} layers: residual − plain test error "
+                 f"{100 * c['difference']:+.2f} points (p = {p_value(c['p'])}, {verdict(c)}).")
   lines.append("- Not shown: depths beyond these, longer training on all 50,000 digits "
                f"({variants[0]['epochs']} epoch(s) on {TRAIN_EXAMPLES:,} here), or plain nets "
-               "without batch normalisation, which degrade sooner.")
+               "without batch normalisation.")
   return lines
 
 

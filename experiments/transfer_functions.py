@@ -44,7 +44,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
       variants, activation, "relu",
       f"the ranking after longer training than {variants[0]['epochs']} epochs (the curves say "
       "whether it was still changing), with initialisations matched to each function (e.g. "
-      "Glorot for tanh), or in deeper networks, where saturation compounds.")
+      "Glorot for tanh), or in deeper networks.")
   figures = families.curves(variants, workdir, "Transfer functions")
   return Analysis({}, markdown, tuple(figures))
 

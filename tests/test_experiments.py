@@ -251,3 +251,17 @@ def test_families_findings_compare_each_setting_within_its_own_network():
   assert agreement.startswith("- The networks disagree on the setting with the lowest mean error "
                               "(MLP: a, ConvNet: c)")
   assert caveat == "- Not shown: anything else."
+
+
+def test_pair_and_verdict_put_welchs_test_into_words():
+  # Hand computation: means 2 and 3 1/3, variances 1 and 7/3, n = 3 each:
+  # t = (10/3 - 2) / sqrt(1/3 + 7/9) = 1.2649.
+  c = stats.pair([2.0, 3.0, 5.0], [1.0, 2.0, 3.0])
+  assert c["difference"] == pytest.approx(4 / 3)
+  assert c["t"] == pytest.approx(1.2649, abs=1e-4)
+  assert c["significant"] is False and stats.verdict(c) == "within seed noise"
+  clear = stats.pair([0.020, 0.021, 0.022], [0.010, 0.011, 0.012])
+  assert clear["significant"] is True and stats.verdict(clear) == "beyond seed noise"
+  one_seed = stats.pair([0.02], [0.01])
+  assert one_seed["p"] is None and stats.verdict(one_seed) == "untested (one seed, or no spread)"
+  assert stats.per_seed({"runs": [{"test_error": 0.1}, {"test_error": 0.2}]}) == [0.1, 0.2]

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 from convnets.experiment import plots
 from convnets.experiment.report import p_value, percent
 from convnets.experiment.spec import Figure
-from convnets.experiment.stats import ALPHA, welch
+from convnets.experiment.stats import pair, per_seed
 
 Record = Mapping[str, Any]
 
@@ -71,15 +71,13 @@ def findings(variants: Sequence[Record], setting: Callable[[Record], str], basel
     if baseline not in members:
       continue
     base = members[baseline]
-    errors = lambda v: [run["test_error"] for run in v["runs"]]
     worse, better, level = [], [], []
     for name, v in members.items():
       if name == baseline:
         continue
-      p = welch(errors(v), errors(base))["p"]
-      difference = 100 * (v["test_error"]["mean"] - base["test_error"]["mean"])
-      text = f"{name} ({difference:+.2f} points, p = {p_value(p)})"
-      (level if p is None or p >= ALPHA else worse if difference > 0 else better).append(text)
+      c = pair(per_seed(v), per_seed(base))
+      text = f"{name} ({100 * c['difference']:+.2f} points, p = {p_value(c['p'])})"
+      (level if not c["significant"] else worse if c["difference"] > 0 else better).append(text)
     lines.append(
         f"- {family}, against {baseline} ({percent(base['test_error']['mean'], None)}%): "
         + "; ".join(f"{kind}: {', '.join(names)}" for kind, names in (
@@ -90,8 +88,8 @@ def findings(variants: Sequence[Record], setting: Callable[[Record], str], basel
     same = len(set(best.values())) == 1
     lines.append("- The networks " + ("agree" if same else "disagree") + " on the setting with "
                  "the lowest mean error" + ("" if same else " (" + ", ".join(
-                     f"{family}: {name}" for family, name in best.items()) + ")") + "; with "
-                 "3 seeds, differences of about 0.2 points or less go unresolved.")
+                     f"{family}: {name}" for family, name in best.items()) + ")") + "; the "
+                 "Discussion says how large a difference the seeds can resolve.")
   lines.append(f"- Not shown: {not_shown}")
   return "\n".join(lines)
 

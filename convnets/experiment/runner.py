@@ -250,7 +250,7 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
       "reference_reason": ("the declared reference" if declared
                            else "the lowest mean test error"),
       "test": {"name": stats.TEST_NAME, "alpha": stats.ALPHA},
-      "comparisons": stats.compare({r["name"]: [run["test_error"] for run in r["runs"]]
+      "comparisons": stats.compare({r["name"]: stats.per_seed(r)
                                     for r in records}, reference),
       "trends": [dataclasses.asdict(t) for t in experiment.trends],
   }

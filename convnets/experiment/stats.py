@@ -10,7 +10,7 @@ significant" means "not detected", never "equal".
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -38,6 +38,29 @@ def welch(a: Sequence[float], b: Sequence[float]) -> dict[str, float | None]:
   return {"t": t if math.isfinite(t) else None, "p": p if math.isfinite(p) else None}
 
 
+def per_seed(variant: Mapping[str, Any], key: str = "test_error") -> list[float]:
+  """One value per seed of a variant record in ``results.json`` (its runs')."""
+  return [run[key] for run in variant["runs"]]
+
+
+def pair(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA
+         ) -> dict[str, float | bool | None]:
+  """``a`` against ``b`` (per-seed values): ``difference`` (mean of a minus
+  mean of b), Welch's ``t`` and ``p``, and ``significant`` (``p < alpha``;
+  None when untestable)."""
+  test = welch(a, b)
+  return {"difference": float(np.mean(a) - np.mean(b)), **test,
+          "significant": None if test["p"] is None else test["p"] < alpha}
+
+
+def verdict(comparison: Mapping[str, Any]) -> str:
+  """A :func:`pair` or :func:`compare` result in words: "beyond seed noise",
+  "within seed noise", or "untested (one seed, or no spread)"."""
+  if comparison["significant"] is None:
+    return "untested (one seed, or no spread)"
+  return "beyond seed noise" if comparison["significant"] else "within seed noise"
+
+
 def compare(errors: dict[str, Sequence[float]], reference: str, alpha: float = ALPHA
             ) -> dict[str, dict[str, float | bool | None]]:
   """Test every variant's errors against ``reference``'s.
@@ -49,13 +72,7 @@ def compare(errors: dict[str, Sequence[float]], reference: str, alpha: float = A
   others = [name for name in errors if name != reference]
   out = {}
   for name in others:
-    test = welch(errors[name], errors[reference])
-    p = test["p"]
-    out[name] = {
-        "reference": reference,
-        "difference": float(np.mean(errors[name]) - np.mean(errors[reference])),
-        **test,
-        "significant": None if p is None else p < alpha,
-        "bonferroni": None if p is None else p < alpha / len(others),
-    }
+    test = pair(errors[name], errors[reference], alpha)
+    out[name] = {"reference": reference, **test,
+                 "bonferroni": None if test["p"] is None else test["p"] < alpha / len(others)}
   return out
