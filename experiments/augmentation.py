@@ -64,7 +64,7 @@ def findings(results: Mapping[str, Any], gaps: Mapping[str, float]) -> list[str]
   lines = ["### What this shows", ""]
   if best is not reference:
     comparison = results["comparisons"][best["name"]]
-    lines.append(f"- The lowest mean test error is {best['label']}'s, "
+    lines.append(f"- The lowest mean test error is with {best['label']}, "
                  f"{percent(best['test_error']['mean'], best['test_error']['std'])}% against "
                  f"{percent(reference['test_error']['mean'], reference['test_error']['std'])}% "
                  f"without augmentation (p = {p_value(comparison['p'])}, {verdict(comparison)}).")

@@ -94,7 +94,7 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
     lines.append(f"- {label}: " + "; ".join(f"{words[kind]} {', '.join(rates)}"
                                            for kind, rates in kinds.items() if rates) + ".")
   best = min(results["variants"], key=lambda v: v["test_error"]["mean"])
-  lines += [f"- The lowest mean test error is {best['label']}'s "
+  lines += [f"- The lowest mean test error is with {best['label']} "
             f"({percent(best['test_error']['mean'], best['test_error']['std'])}%).",
             f"- Not shown: what happens after more than {results['variants'][0]['epochs']} "
             "epoch(s) (BN's claim is faster training; the unnormalised networks may catch up), "

@@ -148,9 +148,9 @@ def discussion(results: Results) -> str:
   best = min(variants, key=lambda v: v["test_error"]["mean"])
   worst = max(variants, key=lambda v: v["test_error"]["mean"])
   ref = next(v for v in variants if v["name"] == results["reference"])
-  parts = [f"The lowest mean test error is **{best['label']}**'s, "
+  parts = [f"The lowest mean test error is with **{best['label']}**, "
            f"{percent(best['test_error']['mean'], best['test_error']['std'])}%; the highest "
-           f"**{worst['label']}**'s, "
+           f"with **{worst['label']}**, "
            f"{percent(worst['test_error']['mean'], worst['test_error']['std'])}%."]
   comparisons = results["comparisons"]
   if comparisons:
