@@ -20,7 +20,8 @@ the deeper models' layers that ``impl="auto"`` must also choose for):
   for every layer below);
 * lenet5_c3: 14x14x6 -> 16 maps 5x5, LeNet-5's C3 (all 6 maps connected);
 * resnet_s1, resnet_s2: 28x28x16 -> 16 and 14x14x32 -> 32 maps 3x3 with
-  "SAME" padding, the ``resnet`` model's (and the ``best`` config's) two stages;
+  "SAME" padding: the ``resnet`` model's two stages' layers at twice their
+  map size (its stem pools to 14x14 first), a larger 3x3 case;
 * tiny: 10x10x2 -> 4 maps 5x5, batch 8, the only size at which the naive
   loops (one einsum per output position, the reference) are timed;
 * pooling of 24x24x20 maps (conv1's output) over 2x2 regions, and 3x3 regions
