@@ -44,9 +44,10 @@ def final_train_loss(variant: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def findings(variants: list[Mapping[str, Any]]) -> list[str]:
-  """Per family, whether its deepest net trains to a higher loss than its
-  shallowest (degradation), and per depth residual against plain on test
-  error; each difference by Welch's test on per-seed values."""
+  """Per family, whether its deepest net trains to a higher loss than the
+  shallower net that trained best (degradation: depth that a net could ignore
+  yet makes it worse), and per depth residual against plain on test error;
+  each difference by Welch's test on per-seed values."""
   def last_losses(v):
     return [run["curves"][-1]["train_loss"] for run in v["runs"]]
 
@@ -58,13 +59,15 @@ def findings(variants: list[Mapping[str, Any]]) -> list[str]:
     by_depth[family] = {v["coords"]["depth"]: v for v in members}
     if len(members) < 2:
       continue
-    shallow, deep = members[0], members[-1]
+    deep = members[-1]
+    shallow = min(members[:-1], key=lambda v: final_train_loss(v)["mean"])
     c = pair(last_losses(deep), last_losses(shallow))
     lines.append(f"- {family}: the {deep['coords']['depth'] + 2}-layer net ends with a training "
                  f"loss {c['difference']:+.4f} against the {shallow['coords']['depth'] + 2}-layer "
-                 f"one (p = {p_value(c['p'])}, {verdict(c)}): "
+                 f"one, the best-trained shallower net (p = {p_value(c['p'])}, {verdict(c)}): "
                  + ("degradation" if c["difference"] > 0 and c["significant"] else
-                    "no degradation shown") + ".")
+                    "higher, but within seed noise" if c["difference"] > 0 else
+                    "no degradation") + ".")
   for depth in sorted(set(by_depth["plain"]) & set(by_depth["residual"])):
     plain, residual = by_depth["plain"][depth], by_depth["residual"][depth]
     c = pair(per_seed(residual), per_seed(plain))

@@ -148,3 +148,33 @@ def test_best_config_trains_on_a_tiny_subset(mnist, tmp_path):
   summary = train_and_evaluate(config, str(tmp_path / "best"), data=data, log=lambda line: None)
   assert summary["model"] == "convnet" and summary["params"] == 858_090
   assert summary["test_accuracy"] > 0.85
+
+
+def test_skip_connections_findings_compare_the_deepest_with_the_best_shallower_net():
+  """He et al.'s degradation: the deepest plain net trains worse than the
+  14-layer one (not the 6-layer one, which trains worse still); the residual
+  family keeps improving. Hand-made records, so the verdicts are known."""
+  from experiments.skip_connections import findings
+
+  def variant(family, depth, losses, errors):
+    runs = [{"curves": [{"train_loss": loss}], "test_error": error}
+            for loss, error in zip(losses, errors)]
+    return {"family": family, "coords": {"depth": depth}, "runs": runs, "epochs": 5}
+
+  variants = [
+      variant("plain", 4, [0.60, 0.70, 0.65], [0.10, 0.11, 0.12]),
+      variant("plain", 12, [0.20, 0.21, 0.22], [0.040, 0.045, 0.043]),
+      variant("plain", 24, [0.37, 0.38, 0.39], [0.090, 0.100, 0.095]),
+      variant("residual", 4, [0.60, 0.65, 0.70], [0.10, 0.11, 0.12]),
+      variant("residual", 12, [0.15, 0.16, 0.155], [0.037, 0.038, 0.042]),
+      variant("residual", 24, [0.080, 0.079, 0.081], [0.031, 0.029, 0.033]),
+  ]
+  lines = findings(variants)
+  plain = next(line for line in lines if line.startswith("- plain:"))
+  residual = next(line for line in lines if line.startswith("- residual:"))
+  assert "26-layer net ends with a training loss +0.1700 against the 14-layer one" in plain
+  assert plain.endswith(": degradation.")
+  assert "-0.0750 against the 14-layer one" in residual
+  assert residual.endswith(": no degradation.")
+  assert any(line.startswith("- 26 layers: residual − plain test error -6.40 points")
+             for line in lines)
