@@ -190,8 +190,8 @@ def discussion(results: Results) -> str:
   slow = max(variants, key=lambda v: v["seconds_per_epoch"]["mean"])
   parts.append(f"Cost: training took {fast['seconds_per_epoch']['mean']:.1f} s/epoch "
                f"({fast['label']}) to {slow['seconds_per_epoch']['mean']:.1f} s/epoch "
-               f"({slow['label']}) on {results['settings']['platform']}, a CPU shared with other "
-               f"jobs, so times are pessimistic and only roughly comparable.")
+               f"({slow['label']}) on {results['settings']['platform']}, wall-clock: times grow "
+               f"when other jobs share the machine, so compare them within one quiet run.")
   if results["analysis_markdown"]:
     parts.append(results["analysis_markdown"].strip())
   return "\n\n".join(parts)
