@@ -25,7 +25,7 @@ from typing import Any, Mapping  # noqa: E402
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Trend, Variant  # noqa: E402
 from convnets.experiment.report import p_value, percent  # noqa: E402
-from convnets.experiment.stats import pair, per_seed, spread  # noqa: E402
+from convnets.experiment.stats import direction, pair, per_seed, spread  # noqa: E402
 
 LEARNING_RATES = (0.01, 0.1, 0.5)
 CHANCE = 0.8  # a test error at least this high: the run learnt next to nothing
@@ -59,36 +59,36 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
            "BN) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
   verdicts: dict[str, dict[str, list[str]]] = {}
   for network, (label, _) in NETWORKS.items():
-    verdicts[label] = {"better": [], "worse": [], "level": [], "untested": []}
+    verdicts[label] = {"lower": [], "higher": [], "level": [], "untested": []}
     for rate in LEARNING_RATES:
       plain = by_name.get(f"{network}_plain_lr{rate:g}")
       normed = by_name.get(f"{network}_bn_lr{rate:g}")
       if plain is None or normed is None:
         continue
       first = lambda v: spread([1 - run["curves"][0]["valid_accuracy"] for run in v["runs"]])
-      failed = lambda v: sum(run["epochs"] < v["epochs"] or run["test_error"] >= CHANCE
-                             for run in v["runs"])
+      failed = {which: (sum(run["epochs"] < v["epochs"] or run["test_error"] >= CHANCE
+                            for run in v["runs"]), len(v["runs"]))
+                for v, which in ((plain, "without BN"), (normed, "with BN"))}
       c = pair(per_seed(normed), per_seed(plain))
-      p, difference = c["p"], 100 * c["difference"]
-      kind = ("untested" if c["significant"] is None else "level" if not c["significant"] else
-              "better" if difference < 0 else "worse")
-      verdicts[label][kind].append(
+      difference = 100 * c["difference"]
+      verdicts[label][direction(c)].append(
           f"{rate:g} ({difference:+.2f} points" + "".join(
-              f"; {failed(v)} of {len(v['runs'])} seeds {which} failed"
-              for v, which in ((plain, "without BN"), (normed, "with BN")) if failed(v)) + ")")
+              f"; {n} of {seeds} seeds {which} failed"
+              for which, (n, seeds) in failed.items() if n) + ")")
       lines.append(
           f"| {label} | {rate:g} | {percent(plain['test_error']['mean'], plain['test_error']['std'])}"
           f" | {percent(normed['test_error']['mean'], normed['test_error']['std'])} | "
-          f"{difference:+.2f} | {p_value(p)} | {100 * first(plain)['mean']:.2f} → "
-          f"{100 * first(normed)['mean']:.2f} | {failed(plain)}, {failed(normed)} |")
+          f"{difference:+.2f} | {p_value(c['p'])} | {100 * first(plain)['mean']:.2f} → "
+          f"{100 * first(normed)['mean']:.2f} | {', '.join(str(n) for n, _ in failed.values())} |")
   lines += ["", "p: Welch's two-sided t-test on the per-seed test errors of the two networks at "
             "the same learning rate. Failed runs: seeds whose loss became infinite or NaN "
             f"(tested as they were when they stopped) or whose test error is {100 * CHANCE:.0f}% "
             "or more (stuck at one class); one failed seed among three can hide a real "
-            "difference from Welch's test, whose variance it inflates.", "", "### What this shows", ""]
+            "difference from Welch's test, whose variance it inflates.", "",
+            "### What this shows", ""]
   for label, kinds in verdicts.items():
-    words = {"better": "BN lowers the test error beyond seed noise at learning rate",
-             "worse": "BN raises it beyond seed noise at",
+    words = {"lower": "BN lowers the test error beyond seed noise at learning rate",
+             "higher": "BN raises it beyond seed noise at",
              "level": "within seed noise at",
              "untested": "untested (one seed, or no spread) at"}
     lines.append(f"- {label}: " + "; ".join(f"{words[kind]} {', '.join(rates)}"

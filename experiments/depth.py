@@ -17,7 +17,7 @@ from typing import Any, Mapping  # noqa: E402
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Trend, Variant  # noqa: E402
 from convnets.experiment.report import p_value  # noqa: E402
-from convnets.experiment.stats import ALPHA, per_seed, welch  # noqa: E402
+from convnets.experiment.stats import direction, pair, per_seed  # noqa: E402
 
 DEPTHS = (1, 2, 3)
 MAPS = 20            # feature maps of every conv layer, the lecture's 20
@@ -37,10 +37,9 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
     return Analysis({}, "")
   rows, equal_depth = [], []
   for conv, mlp in pairs:
-    test = welch(per_seed(conv), per_seed(mlp))
+    test = pair(per_seed(conv), per_seed(mlp))
     equal_depth.append({"depth": conv["coords"]["depth"], "convnet": conv["name"],
-                        "mlp": mlp["name"], "difference": conv["test_error"]["mean"]
-                        - mlp["test_error"]["mean"], **test})
+                        "mlp": mlp["name"], **test})
     rows.append(f"| {conv['coords']['depth']:g} | {100 * conv['test_error']['mean']:.2f} | "
                 f"{100 * mlp['test_error']['mean']:.2f} | "
                 f"{100 * equal_depth[-1]['difference']:+.2f} | {p_value(test['p'])} | "
@@ -48,13 +47,12 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
   small = min(convnets, key=lambda v: v["params"])
   large = max(mlps, key=lambda v: v["params"])
   size = {"convnet": small["name"], "mlp": large["name"],
-          "difference": small["test_error"]["mean"] - large["test_error"]["mean"],
-          **welch(per_seed(small), per_seed(large))}
+          **pair(per_seed(small), per_seed(large))}
   ratio = large["params"] / small["params"]
-  if size["p"] is not None and size["p"] < ALPHA and size["difference"] < 0:
+  if direction(size) == "lower":
     reading = ("So the ConvNets' advantage is not a matter of size: local receptive fields "
                "and shared weights make better use of far fewer parameters.")
-  elif size["p"] is not None and size["p"] < ALPHA:
+  elif direction(size) == "higher":
     reading = "So here size does buy the MLP the lower error."
   else:
     reading = "The seeds cannot resolve that difference."

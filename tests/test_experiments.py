@@ -265,3 +265,10 @@ def test_pair_and_verdict_put_welchs_test_into_words():
   one_seed = stats.pair([0.02], [0.01])
   assert one_seed["p"] is None and stats.verdict(one_seed) == "untested (one seed, or no spread)"
   assert stats.per_seed({"runs": [{"test_error": 0.1}, {"test_error": 0.2}]}) == [0.1, 0.2]
+
+
+def test_direction_places_a_comparison_beyond_or_within_seed_noise():
+  assert stats.direction(stats.pair([0.020, 0.021, 0.022], [0.010, 0.011, 0.012])) == "higher"
+  assert stats.direction(stats.pair([0.010, 0.011, 0.012], [0.020, 0.021, 0.022])) == "lower"
+  assert stats.direction(stats.pair([2.0, 3.0, 5.0], [1.0, 2.0, 3.0])) == "level"
+  assert stats.direction(stats.pair([0.02], [0.01])) == "untested"

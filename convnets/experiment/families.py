@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 from convnets.experiment import plots
 from convnets.experiment.report import p_value, percent
 from convnets.experiment.spec import Figure
-from convnets.experiment.stats import pair, per_seed
+from convnets.experiment.stats import direction, pair, per_seed
 
 Record = Mapping[str, Any]
 
@@ -71,18 +71,19 @@ def findings(variants: Sequence[Record], setting: Callable[[Record], str], basel
     if baseline not in members:
       continue
     base = members[baseline]
-    worse, better, level = [], [], []
+    # An untestable pair (one seed) cannot be called different: it counts as level.
+    by_direction: dict[str, list[str]] = {"lower": [], "higher": [], "level": []}
     for name, v in members.items():
       if name == baseline:
         continue
       c = pair(per_seed(v), per_seed(base))
       text = f"{name} ({100 * c['difference']:+.2f} points, p = {p_value(c['p'])})"
-      (level if not c["significant"] else worse if c["difference"] > 0 else better).append(text)
+      by_direction.get(direction(c), by_direction["level"]).append(text)
     lines.append(
         f"- {family}, against {baseline} ({percent(base['test_error']['mean'], None)}%): "
-        + "; ".join(f"{kind}: {', '.join(names)}" for kind, names in (
-            ("lower error beyond seed noise", better), ("higher error beyond seed noise", worse),
-            ("within seed noise", level)) if names)
+        + "; ".join(f"{words}: {', '.join(by_direction[kind])}" for kind, words in (
+            ("lower", "lower error beyond seed noise"), ("higher", "higher error beyond seed noise"),
+            ("level", "within seed noise")) if by_direction[kind])
         + f". Lowest mean: {best[family]}.")
   if len(best) > 1:
     same = len(set(best.values())) == 1

@@ -61,6 +61,16 @@ def verdict(comparison: Mapping[str, Any]) -> str:
   return "beyond seed noise" if comparison["significant"] else "within seed noise"
 
 
+def direction(comparison: Mapping[str, Any]) -> str:
+  """Where a :func:`pair` or :func:`compare` result puts ``a`` against ``b``:
+  "higher" or "lower" (beyond seed noise), "level" (within it) or "untested"."""
+  if comparison["significant"] is None:
+    return "untested"
+  if not comparison["significant"]:
+    return "level"
+  return "higher" if comparison["difference"] > 0 else "lower"
+
+
 def compare(errors: dict[str, Sequence[float]], reference: str, alpha: float = ALPHA
             ) -> dict[str, dict[str, float | bool | None]]:
   """Test every variant's errors against ``reference``'s.
