@@ -31,16 +31,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 from convnets.data import MNIST  # noqa: E402
 from convnets.experiment import Analysis, Experiment, Figure, Trend, Variant  # noqa: E402
 from convnets.experiment.report import p_value  # noqa: E402
-from convnets.experiment.stats import pair, per_seed, spread, verdict  # noqa: E402
+from convnets.experiment.stats import direction, pair, per_seed, spread, verdict  # noqa: E402
 
 DEPTHS = (4, 12, 24)
 WIDTH = 8
 TRAIN_EXAMPLES = 10_000
 
 
+def last_train_losses(variant: Mapping[str, Any]) -> list[float]:
+  """One training loss per seed: the last epoch's."""
+  return [run["curves"][-1]["train_loss"] for run in variant["runs"]]
+
+
 def final_train_loss(variant: Mapping[str, Any]) -> dict[str, Any]:
   """Mean ± std over seeds of the training loss in the last epoch."""
-  return spread([run["curves"][-1]["train_loss"] for run in variant["runs"]])
+  return spread(last_train_losses(variant))
 
 
 def findings(variants: list[Mapping[str, Any]]) -> list[str]:
@@ -48,9 +53,6 @@ def findings(variants: list[Mapping[str, Any]]) -> list[str]:
   shallower net that trained best (degradation: depth that a net could ignore
   yet makes it worse), and per depth residual against plain on test error;
   each difference by Welch's test on per-seed values."""
-  def last_losses(v):
-    return [run["curves"][-1]["train_loss"] for run in v["runs"]]
-
   lines = ["### What this shows", ""]
   by_depth = {}
   for family in ("plain", "residual"):
@@ -61,12 +63,12 @@ def findings(variants: list[Mapping[str, Any]]) -> list[str]:
       continue
     deep = members[-1]
     shallow = min(members[:-1], key=lambda v: final_train_loss(v)["mean"])
-    c = pair(last_losses(deep), last_losses(shallow))
+    c = pair(last_train_losses(deep), last_train_losses(shallow))
     lines.append(f"- {family}: the {deep['coords']['depth'] + 2}-layer net ends with a training "
                  f"loss {c['difference']:+.4f} against the {shallow['coords']['depth'] + 2}-layer "
                  f"one, the best-trained shallower net (p = {p_value(c['p'])}, {verdict(c)}): "
-                 + ("degradation" if c["difference"] > 0 and c["significant"] else
-                    "higher, but within seed noise" if c["difference"] > 0 else
+                 + ("degradation" if direction(c) == "higher" else
+                    "higher, but not beyond seed noise" if c["difference"] > 0 else
                     "no degradation") + ".")
   for depth in sorted(set(by_depth["plain"]) & set(by_depth["residual"])):
     plain, residual = by_depth["plain"][depth], by_depth["residual"][depth]
