@@ -54,13 +54,14 @@ IMPLS = ("auto", "xla", "im2col", "handgrad", "naive")
 # Measured with benchmarks/conv_pool.py (forward + backward at batch 128;
 # results/benchmarks/conv_pool_cpu.md): on CPU im2col wins clearly for a first
 # layer on 1 input map (XLA's convolution handles so few input channels
-# poorly), XLA's convolution for a layer on 20 input maps. So ``auto`` picks
-# by the input map count: the first entry up to FEW_INPUT_MAPS, else the
-# second. On an H200 GPU (results/benchmarks/conv_pool_gpu.md) im2col won on
-# 4 of the 5 layers timed (1.75x on conv1, 1.34x on conv2, 1.85x on LeNet-5's
-# C3; XLA's 9% faster only on the 28x28x16 3x3 layer): at MNIST's sizes one
-# large matrix product beats cuDNN's convolution. TPU, not measured, uses
-# XLA's convolution, the vendor-tuned path.
+# poorly). On more maps the quiet table has im2col 10-27% ahead except on the
+# 28x28x16 3x3 layer (XLA 1.8x ahead), but a probe under load favoured XLA on
+# a 14x14x16 3x3 layer, so CPU keeps XLA there until more shapes are timed
+# quietly (the table's note). ``auto`` picks by the input map count: the
+# first entry up to FEW_INPUT_MAPS, else the second. On an H200 GPU
+# (results/benchmarks/conv_pool_gpu.md) im2col won on 4 of the 5 layers timed
+# (1.75x on conv1, 1.34x on conv2, 1.85x on LeNet-5's C3; XLA's 9% faster only
+# on the 28x28x16 3x3 layer). TPU, not measured, uses XLA's convolution.
 FEW_INPUT_MAPS = 4
 AUTO_IMPL = {"cpu": ("im2col", "xla"), "gpu": ("im2col", "im2col"), "tpu": ("xla", "xla")}
 
