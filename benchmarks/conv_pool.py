@@ -22,6 +22,10 @@ the deeper models' layers that ``impl="auto"`` must also choose for):
 * resnet_s1, resnet_s2: 28x28x16 -> 16 and 14x14x32 -> 32 maps 3x3 with
   "SAME" padding: the ``resnet`` model's two stages' layers at twice their
   map size (its stem pools to 14x14 first), a larger 3x3 case;
+* small_3x3: 14x14x16 -> 16 maps 3x3 "SAME", where a probe on a shared CPU
+  once had XLA ahead;
+* best_conv2: 14x14x32 -> 64 maps 5x5 "SAME", the ``best`` configuration's
+  second layer (10 of its 11.5 million multiply-adds per digit);
 * tiny: 10x10x2 -> 4 maps 5x5, batch 8, the only size at which the naive
   loops (one einsum per output position, the reference) are timed;
 * pooling of 24x24x20 maps (conv1's output) over 2x2 regions, and 3x3 regions
@@ -70,10 +74,13 @@ CONV_CASES = {
     "lenet5_c3": (BATCH, (14, 14, 6), 16, 5, "VALID", (True, True, True)),
     "resnet_s1": (BATCH, (28, 28, 16), 16, 3, "SAME", (True, True, True)),
     "resnet_s2": (BATCH, (14, 14, 32), 32, 3, "SAME", (True, True, True)),
+    "small_3x3": (BATCH, (14, 14, 16), 16, 3, "SAME", (True, True, True)),
+    "best_conv2": (BATCH, (14, 14, 32), 64, 5, "SAME", (True, True, True)),
     "tiny": (8, (10, 10, 2), 4, 5, "VALID", (True, True, True)),
 }
 # The layers whose fastest implementation ``impl="auto"`` is checked against.
-AUTO_LAYERS = ("conv1", "conv2", "lenet5_c3", "resnet_s1", "resnet_s2")
+AUTO_LAYERS = ("conv1", "conv2", "lenet5_c3", "resnet_s1", "resnet_s2", "small_3x3",
+               "best_conv2")
 POOL_INPUT = (BATCH, 24, 24, 20)
 
 
@@ -161,7 +168,7 @@ def train_step_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
   batch = {"images": jax.random.uniform(keys[0], (BATCH, 28, 28, 1)),
            "labels": jax.random.randint(keys[1], (BATCH,), 0, 10)}
   rows = []
-  for impl, model in [(f"convnets ops (auto = {auto_impl(in_maps=1)})", models.create("convnet")),
+  for impl, model in [(f"convnets ops (auto = {auto_impl(1, (5, 5))})", models.create("convnet")),
                       ("flax.linen Conv + max_pool + Dense", TextbookConvNet())]:
     tx = optax.adam(1e-3)
     state = init_state(model, tx, jax.random.key(4), (28, 28, 1))
@@ -203,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> None:
   per_layer = {layer: min((r for r in rows if r.get("layer") == layer and r["impl"] in CONV_IMPLS),
                           key=lambda r: r["ms"])["impl"] for layer in AUTO_LAYERS}
   ours, textbook = (r["examples_per_s"] for r in rows if r["benchmark"] == "convnet train step")
-  chosen = {layer: auto_impl(backend, in_maps=CONV_CASES[layer][1][2]) for layer in AUTO_LAYERS}
+  chosen = {layer: auto_impl(CONV_CASES[layer][1][2], (CONV_CASES[layer][3],) * 2, backend)
+            for layer in AUTO_LAYERS}
   layer_time = {(r["layer"], r["impl"]): r["ms"] for r in rows
                 if r.get("layer") in chosen and r["impl"] in CONV_IMPLS}
   # Within 5% of the fastest counts as a tie: timings on a shared CPU wobble that much.

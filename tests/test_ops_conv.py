@@ -18,7 +18,7 @@ from jax.test_util import check_grads
 from scipy import signal
 
 from convnets.ops import IMPLS, MODES, conv2d, flip_kernel
-from convnets.ops.conv import AUTO_IMPL, FEW_INPUT_MAPS, auto_impl
+from convnets.ops.conv import AUTO_IMPL, FEW_INPUT_MAPS, LONG_PATCH_ROW, UNMEASURED, auto_impl
 
 CONCRETE_IMPLS = tuple(impl for impl in IMPLS if impl != "auto")
 FAST_IMPLS = ("xla", "im2col", "handgrad")
@@ -145,14 +145,18 @@ def test_lecture_layer_shapes(in_shape, w_shape):
 
 
 def test_auto_is_the_measured_impl_for_this_backend():
-  assert {impl for pair in AUTO_IMPL.values() for impl in pair} <= set(FAST_IMPLS)
-  assert auto_impl("an unmeasured backend") == "xla"
-  assert auto_impl("cpu", in_maps=1) == AUTO_IMPL["cpu"][0]
-  assert auto_impl("cpu", in_maps=FEW_INPUT_MAPS + 1) == AUTO_IMPL["cpu"][1]
-  few, many = AUTO_IMPL.get(jax.default_backend(), ("xla", "xla"))
-  for in_maps, impl in ((2, few), (FEW_INPUT_MAPS + 2, many)):
-    x, w, b = random_arrays(4, (2, 8, 8, in_maps), (3, 3, in_maps, 4))
-    assert np.array_equal(conv2d(x, w, b, impl="auto"), conv2d(x, w, b, impl=impl))
+  assert {impl for table in AUTO_IMPL.values() for impl in table.values()} <= set(FAST_IMPLS)
+  assert auto_impl(32, (5, 5), "an unmeasured backend") == "xla"
+  cpu = AUTO_IMPL["cpu"]
+  assert auto_impl(1, (5, 5), "cpu") == cpu["few_maps"]
+  assert auto_impl(16, (3, 3), "cpu") == cpu["short_rows"]  # 144 values per patch row
+  assert auto_impl(32, (3, 3), "cpu") == cpu["long_rows"]  # 288
+  table = AUTO_IMPL.get(jax.default_backend(), UNMEASURED)
+  for in_maps, size, kind in ((2, 3, "few_maps"), (FEW_INPUT_MAPS + 2, 3, "short_rows"),
+                              (FEW_INPUT_MAPS + 2, 7, "long_rows")):
+    assert (size * size * in_maps >= LONG_PATCH_ROW) == (kind == "long_rows")
+    x, w, b = random_arrays(4, (2, 8, 8, in_maps), (size, size, in_maps, 4))
+    assert np.array_equal(conv2d(x, w, b, impl="auto"), conv2d(x, w, b, impl=table[kind]))
 
 
 def loss(impl, mode, stride, padding, x, w, b, cotangent):

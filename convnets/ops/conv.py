@@ -31,8 +31,8 @@ Implementations (``impl``), all computing the same function:
   :func:`_handgrad_bwd` for the derivation.
 * ``"naive"``: explicit Python loops over output positions, the reference.
 * ``"auto"``: the fastest correct implementation for the current backend,
-  chosen per backend and input map count from ``benchmarks/conv_pool.py``
-  measurements (see ``AUTO_IMPL``).
+  chosen per backend, input map count and kernel size from
+  ``benchmarks/conv_pool.py`` measurements (see ``AUTO_IMPL``).
 """
 
 from __future__ import annotations
@@ -51,26 +51,38 @@ IntOrPair = Union[int, Sequence[int]]
 MODES = ("xcorr", "conv")
 IMPLS = ("auto", "xla", "im2col", "handgrad", "naive")
 
-# Measured with benchmarks/conv_pool.py (forward + backward at batch 128;
-# results/benchmarks/conv_pool_cpu.md): on CPU im2col wins clearly for a first
-# layer on 1 input map (XLA's convolution handles so few input channels
-# poorly). On more maps the quiet table has im2col 10-27% ahead except on the
-# 28x28x16 3x3 layer (XLA 1.8x ahead), but a probe under load favoured XLA on
-# a 14x14x16 3x3 layer, so CPU keeps XLA there until more shapes are timed
-# quietly (the table's note). ``auto`` picks by the input map count: the
-# first entry up to FEW_INPUT_MAPS, else the second. On an H200 GPU
-# (results/benchmarks/conv_pool_gpu.md) im2col won on 4 of the 5 layers timed
-# (1.75x on conv1, 1.34x on conv2, 1.85x on LeNet-5's C3; XLA's 9% faster only
-# on the 28x28x16 3x3 layer). TPU, not measured, uses XLA's convolution.
+# Measured with benchmarks/conv_pool.py (forward + backward at batch 128,
+# tcmalloc preloaded; results/benchmarks/conv_pool_cpu.md). On CPU im2col wins
+# for a first layer on 1 input map (XLA's convolution handles so few input
+# channels poorly) and wherever a patch row (kh * kw * in_maps values, the
+# matrix product's inner dimension) is long: 1.15x on a 20-map 5x5 layer
+# (500), 1.16x on a 32-map 3x3 layer (288), 1.3-1.5x on the `best` config's
+# 32-map 5x5 layer (800), and on LeNet-5's C3 (150) in two of three quiet
+# runs. On shorter rows XLA wins: 1.25-1.45x on 16-map 3x3 layers at 14x14
+# and 28x28 (144). So ``auto``
+# picks the "few maps" impl up to FEW_INPUT_MAPS input maps, the "long rows"
+# impl from LONG_PATCH_ROW values per row, and the "short rows" impl between.
+# On an H200 GPU (results/benchmarks/conv_pool_gpu.md) im2col won on 4 of the
+# 5 layers timed (1.75x on conv1, 1.34x on conv2, 1.85x on LeNet-5's C3; XLA
+# 9% faster only on the 28x28x16 3x3 layer). TPU, not measured, uses XLA's.
 FEW_INPUT_MAPS = 4
-AUTO_IMPL = {"cpu": ("im2col", "xla"), "gpu": ("im2col", "im2col"), "tpu": ("xla", "xla")}
+LONG_PATCH_ROW = 150
+AUTO_IMPL = {
+    "cpu": {"few_maps": "im2col", "short_rows": "xla", "long_rows": "im2col"},
+    "gpu": {"few_maps": "im2col", "short_rows": "im2col", "long_rows": "im2col"},
+    "tpu": {"few_maps": "xla", "short_rows": "xla", "long_rows": "xla"},
+}
+UNMEASURED = {"few_maps": "xla", "short_rows": "xla", "long_rows": "xla"}
 
 
-def auto_impl(backend: str | None = None, in_maps: int = 1) -> str:
-  """The implementation ``impl="auto"`` resolves to on ``backend`` for a
-  layer with ``in_maps`` input maps."""
-  few, many = AUTO_IMPL.get(backend or jax.default_backend(), ("xla", "xla"))
-  return few if in_maps <= FEW_INPUT_MAPS else many
+def auto_impl(in_maps: int, window: tuple[int, int], backend: str | None = None) -> str:
+  """The implementation ``impl="auto"`` resolves to on ``backend`` (default:
+  JAX's) for a ``window``-sized kernel over ``in_maps`` input maps."""
+  table = AUTO_IMPL.get(backend or jax.default_backend(), UNMEASURED)
+  if in_maps <= FEW_INPUT_MAPS:
+    return table["few_maps"]
+  long_rows = window[0] * window[1] * in_maps >= LONG_PATCH_ROW
+  return table["long_rows" if long_rows else "short_rows"]
 
 
 def _is_int(value: object) -> bool:
@@ -297,6 +309,6 @@ def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
   if mode == "conv":
     w = flip_kernel(w)
   if impl == "auto":
-    impl = auto_impl(in_maps=x.shape[3])
+    impl = auto_impl(x.shape[3], window)
   y = _XCORR[impl](x, w, stride, pads)
   return y if b is None else y + b
