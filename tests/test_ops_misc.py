@@ -89,6 +89,34 @@ def test_softmax_cross_entropy_is_stable_for_large_logits():
   np.testing.assert_allclose(losses, [0.0, math.log(2)], atol=1e-6)
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.4])
+def test_smoothed_cross_entropy_is_against_the_smoothed_target(smoothing):
+  """``-sum_k t_k log p_k`` with ``t = (1 - e) onehot + e / K``, and its
+  gradient ``p - t`` (Szegedy et al. 2016, Section 7)."""
+  rng = np.random.default_rng(2)
+  logits = rng.normal(size=(6, 10)) * 3
+  labels = rng.integers(0, 10, size=6)
+  p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+  target = (1 - smoothing) * np.eye(10)[labels] + smoothing / 10
+  logits32, labels32 = jnp.asarray(logits, jnp.float32), jnp.asarray(labels)
+  np.testing.assert_allclose(ops.softmax_cross_entropy(logits32, labels32, smoothing),
+                             -(target * np.log(p)).sum(axis=1), rtol=1e-5)
+  grad = jax.grad(lambda z: ops.softmax_cross_entropy(z, labels32, smoothing).sum())(logits32)
+  np.testing.assert_allclose(grad, p - target, atol=1e-6)
+
+
+def test_smoothed_cross_entropy_is_least_at_finite_logits():
+  """With smoothing the loss of a two-class margin ``m`` is least where
+  ``softmax`` equals the target, ``m = log((1 - e/2) / (e/2))``, not as
+  ``m`` grows without bound."""
+  margins = jnp.linspace(0.0, 10.0, 1001)
+  logits = jnp.stack([margins, jnp.zeros_like(margins)], axis=1)
+  losses = ops.softmax_cross_entropy(logits, jnp.zeros(1001, jnp.int32), 0.2)
+  assert float(margins[jnp.argmin(losses)]) == pytest.approx(math.log(0.9 / 0.1), abs=0.01)
+  plain = ops.softmax_cross_entropy(logits, jnp.zeros(1001, jnp.int32))
+  assert int(jnp.argmin(plain)) == 1000
+
+
 def test_accuracy_marks_the_argmax():
   logits = jnp.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
   np.testing.assert_array_equal(ops.accuracy(logits, jnp.array([1, 1, 1])), [1.0, 0.0, 1.0])

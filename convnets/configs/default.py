@@ -60,6 +60,8 @@ def get_config() -> ConfigDict:
   # l1 * sum |w| + l2 * 1/2 sum w^2 (see convnets.ops.regularisers).
   config.l1 = 0.0
   config.l2 = 0.0
+  # > 0: train against targets (1 - e) one-hot + e / 10 (Szegedy et al. 2016).
+  config.label_smoothing = 0.0
   # > 0: stop when the validation error has not improved for this many
   # epochs and restore the best epoch's variables (0 = train all epochs).
   config.early_stopping_patience = 0

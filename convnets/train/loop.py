@@ -74,6 +74,7 @@ def check_config(config: ConfigDict) -> None:
   need(config.num_devices >= 0, "num_devices", "must be >= 0 (0 = all local devices)")
   need(config.l1 >= 0, "l1", "must be >= 0")
   need(config.l2 >= 0, "l2", "must be >= 0")
+  need(0 <= config.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
   need(isinstance(config.early_stopping_patience, int) and config.early_stopping_patience >= 0,
        "early_stopping_patience", "must be an integer >= 0 (0 = off)")
 
@@ -309,9 +310,9 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   state = placement.replicate(jax.jit(init)(init_keys))
   params = count_params(state.params) // len(seeds)
   loop = resolve_loop(config.loop)
-  compile_epoch, run_epoch = make_epoch_runner(
-      make_train_step(model, tx, config.l1, config.l2), augment, preprocess,
-      config.batch_size, steps, loop, many, placement)
+  train_step = make_train_step(model, tx, config.l1, config.l2, config.label_smoothing)
+  compile_epoch, run_epoch = make_epoch_runner(train_step, augment, preprocess,
+                                               config.batch_size, steps, loop, many, placement)
   evaluate = make_evaluator(model, preprocess, config.eval_batch_size, many, placement)
   train_dev = placement.replicate(to_device(train_split))
   valid_dev = placement.replicate(to_device(data.valid, config.eval_batch_size))

@@ -37,11 +37,14 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation, key: jax.Arra
 
 
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation, l1: float = 0.0,
-                    l2: float = 0.0
+                    l2: float = 0.0, label_smoothing: float = 0.0
                     ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
   """The pure step ``(state, batch) -> (state, metrics)`` (not yet jitted),
   minimising ``mean cross-entropy + l1 * sum |w| + l2 * 1/2 sum w^2`` over
-  the weights ``w`` (:func:`convnets.ops.regularisers.weight_penalty`)."""
+  the weights ``w`` (:func:`convnets.ops.regularisers.weight_penalty`), the
+  cross-entropy taken against labels smoothed by ``label_smoothing``
+  (:func:`convnets.ops.softmax_cross_entropy`). The reported ``loss`` is the
+  plain cross-entropy with the one-hot labels either way."""
 
   def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     rngs = {"dropout": jax.random.fold_in(state.key, state.step)}
@@ -57,7 +60,10 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation, l1: floa
         logits = model.apply(variables, batch["images"], train=True, rngs=rngs)
         batch_stats = state.batch_stats
       losses = ops.softmax_cross_entropy(logits, batch["labels"])
-      return losses.mean() + weight_penalty(params, l1, l2), (losses, logits, batch_stats)
+      objective = (ops.softmax_cross_entropy(logits, batch["labels"], label_smoothing)
+                   if label_smoothing else losses)
+      return (objective.mean() + weight_penalty(params, l1, l2),
+              (losses, logits, batch_stats))
 
     grads, (losses, logits, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
