@@ -12,6 +12,7 @@ process, to stay within about two minutes.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 
@@ -35,6 +36,7 @@ QUICK_VARIANTS = {
     "augmentation": ["affine_elastic"],
     "batch_norm": ["deep_bn_lr0.5"],
     "skip_connections": ["plain4", "residual4"],
+    "best_search": ["chosen", "label_smoothing"],
 }
 FIGURES = {
     "early_stopping": {"stopping.png"},
@@ -44,6 +46,7 @@ FIGURES = {
     "augmentation": {"augmented.png"},
     "batch_norm": {"test_error_vs_learning_rate.png"},
     "skip_connections": {"test_error_vs_depth.png", "train_loss_vs_depth.png"},
+    "best_search": {"test_error_vs_seconds_per_epoch.png"},
 }
 HEADINGS = {
     "early_stopping": "### Epochs used",
@@ -52,6 +55,7 @@ HEADINGS = {
     "preprocessing": "### Preprocessing against network",
     "augmentation": "### Training error against validation error",
     "skip_connections": "### Training loss against depth",
+    "best_search": "### Candidates by validation error",
 }
 
 
@@ -137,6 +141,49 @@ def test_skip_connections_reports_training_loss(quick):
   losses = load(quick, "skip_connections")["analysis"]["final_train_loss"]
   assert set(losses) == {"plain4", "residual4"}
   assert all(np.isfinite(loss["mean"]) for loss in losses.values())
+
+
+def test_best_search_candidates_are_the_best_config_with_their_changes(quick):
+  results = load(quick, "best_search")
+  config = results["settings"]["config"]
+  for key, value in best.SETTINGS.items():
+    *parents, leaf = key.split(".")
+    node = config
+    for name in parents:
+      node = node[name]
+    assert node[leaf] == (list(value) if isinstance(value, tuple) else value), key
+  # --quick shortens the one-epoch warm-up to fit its one epoch.
+  with open(os.path.join(quick, "best_search", "runs", "label_smoothing", "seed0",
+                         "config.json")) as f:
+    run_config = json.load(f)
+  assert run_config["label_smoothing"] == 0.1 and run_config["warmup_epochs"] == 0.5
+
+
+def search_record(name: str, valid: list[float], test: list[float]) -> dict:
+  spread = lambda xs: {"mean": float(np.mean(xs)), "std": float(np.std(xs, ddof=1))}
+  return {"name": name, "label": name, "valid_error": spread(valid),
+          "test_error": spread(test), "connections": 1, "seconds_per_epoch": spread([1.0, 1.0]),
+          "runs": [{"test_error": t, "valid_error": v} for v, t in zip(valid, test)]}
+
+
+def test_best_search_chooses_by_validation_not_test_error():
+  """Hand-made records: the candidate with the lowest validation error is
+  chosen even though another has the lowest test error, and the target is
+  judged on the chosen one's mean test error."""
+  search = importlib.import_module("experiments.best_search")
+  results = {"reference": "chosen", "variants": [
+      search_record("chosen", [0.0042, 0.0040, 0.0041], [0.0041, 0.0043, 0.0040]),
+      search_record("low_valid", [0.0036, 0.0035, 0.0037], [0.0039, 0.0038, 0.0040]),
+      search_record("low_test", [0.0045, 0.0044, 0.0046], [0.0030, 0.0031, 0.0032])],
+      "comparisons": {"low_valid": {"p": 0.05, "significant": False, "difference": -0.0002},
+                      "low_test": {"p": 0.001, "significant": True, "difference": -0.001}}}
+  text = "\n".join(search.findings(results))
+  assert "Chosen by validation error: **low_valid**" in text
+  assert "0.39 ± 0.01% over 3 seeds: below the 0.4% target" in text
+  ranked = search.ranking(results)[2:]
+  assert [row.split(" | ")[1] for row in ranked] == ["low_valid", "chosen", "low_test"]
+  results["variants"][1] = search_record("low_valid", [0.0036] * 3, [0.0041, 0.0040, 0.0042])
+  assert "not below the 0.4% target" in "\n".join(search.findings(results))
 
 
 def test_best_config_trains_on_a_tiny_subset(mnist, tmp_path):

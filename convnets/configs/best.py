@@ -31,20 +31,38 @@ Run it with
 --config.epochs=3`` for a smoke run of a minute).
 """
 
+from typing import Any
+
 from ml_collections import ConfigDict
 
 from convnets.configs import default
 
+# What this configuration changes in the default one, as dotted keys;
+# experiments/best_search.py trains its candidates as changes to these.
+SETTINGS: dict[str, Any] = {
+    "model": "convnet",
+    "model_kwargs.conv_features": (32, 64),
+    "model_kwargs.kernel_size": 5,
+    "model_kwargs.padding": "SAME",
+    "model_kwargs.hidden": (256,),
+    "model_kwargs.batch_norm": True,
+    "model_kwargs.dropout": 0.3,
+    "augment": "affine",
+    "optimizer": "adam",
+    "learning_rate": 2e-3,
+    "schedule": "cosine",
+    "warmup_epochs": 1.0,
+}
+EPOCHS = 50
+
 
 def get_config() -> ConfigDict:
   config = default.get_config()
-  config.model = "convnet"
-  config.model_kwargs.update({"conv_features": (32, 64), "kernel_size": 5, "padding": "SAME",
-                              "hidden": (256,), "batch_norm": True, "dropout": 0.3})
-  config.augment = "affine"
-  config.epochs = 50
-  config.optimizer = "adam"
-  config.learning_rate = 2e-3
-  config.schedule = "cosine"
-  config.warmup_epochs = 1.0
+  for key, value in SETTINGS.items():
+    *parents, leaf = key.split(".")
+    node = config
+    for name in parents:
+      node = node[name]
+    node[leaf] = value
+  config.epochs = EPOCHS
   return config

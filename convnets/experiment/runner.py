@@ -213,6 +213,9 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
   # A variant may set its own epochs; --epochs and --quick set every variant's.
   imposed = {"epochs": epochs} if settings.epochs or settings.quick else {}
   configs = {v.name: configure(shared, {**v.overrides, **imposed}) for v in variants}
+  if settings.quick:  # a smoke run keeps any warm-up, shortened to fit its one epoch
+    for variant_config in configs.values():
+      variant_config.warmup_epochs = min(variant_config.warmup_epochs, epochs / 2)
   for name, variant_config in configs.items():
     try:
       check_config(variant_config)
