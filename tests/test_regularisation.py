@@ -46,23 +46,42 @@ def test_the_lecture_convnet_has_289500_penalised_weights():
   assert sum(w.size for w in weights(params)) == 289_630 - 130
 
 
-def test_training_step_adds_the_penalty_gradient():
-  """With plain SGD (lr 0.1) the L2 penalty changes each kernel's update by
-  exactly -lr * l2 * w and leaves the biases' updates alone; the reported
-  loss stays the data's cross-entropy."""
+def one_sgd_step(**step_options):
+  """One SGD step (lr 0.1) of a small MLP on 8 random images, plainly and
+  with ``step_options``: ``(state, plain, plain metrics, other, other metrics)``."""
   model = models.create("mlp_300", hidden=(32,))
   tx = optax.sgd(0.1)
   state = init_state(model, tx, jax.random.key(0), (28, 28, 1))
   batch = {"images": jax.random.uniform(jax.random.key(1), (8, 28, 28, 1)),
            "labels": jnp.arange(8)}
   plain, m_plain = jax.jit(make_train_step(model, tx))(state, batch)
-  l2, m_l2 = jax.jit(make_train_step(model, tx, l2=0.5))(state, batch)
+  other, m_other = jax.jit(make_train_step(model, tx, **step_options))(state, batch)
+  return state, plain, m_plain, other, m_other
+
+
+def test_training_step_adds_the_penalty_gradient():
+  """With plain SGD (lr 0.1) the L2 penalty changes each kernel's update by
+  exactly -lr * l2 * w and leaves the biases' updates alone; the reported
+  loss stays the data's cross-entropy."""
+  state, plain, m_plain, l2, m_l2 = one_sgd_step(l2=0.5)
   for layer in ("hidden1", "output"):
     w = state.params[layer]["kernel"]
     np.testing.assert_allclose(l2.params[layer]["kernel"] - plain.params[layer]["kernel"],
                                -0.1 * 0.5 * w, atol=1e-6)
     np.testing.assert_allclose(l2.params[layer]["bias"], plain.params[layer]["bias"], atol=1e-7)
   assert float(m_l2["loss"]) == float(m_plain["loss"])
+
+
+def test_label_smoothing_changes_the_update_not_the_reported_loss():
+  """The step descends the smoothed cross-entropy, so its update differs,
+  while the loss it reports stays the plain cross-entropy."""
+  _, plain, m_plain, smooth, m_smooth = one_sgd_step(label_smoothing=0.1)
+  assert float(m_smooth["loss"]) == float(m_plain["loss"])
+  # SGD's output-bias update is -lr * mean(p - t): the targets differ by
+  # e (1/K - onehot), so the biases differ by +lr * e * mean(1/K - onehot).
+  expected = 0.1 * 0.1 * (1 / 10 - np.eye(10)[np.arange(8)]).mean(axis=0)
+  np.testing.assert_allclose(smooth.params["output"]["bias"] - plain.params["output"]["bias"],
+                             expected, atol=1e-6)
 
 
 class Hidden(nn.Module):
