@@ -66,7 +66,7 @@ from convnets.train.loop import count_params  # noqa: E402
 from convnets.train.step import init_state, make_train_step  # noqa: E402
 
 BATCH = 128
-CONV_IMPLS = ("xla", "im2col", "handgrad")
+CONV_IMPLS = ("xla", "im2col", "handgrad", "xla_handgrad")
 # name -> (batch, input (H, W, C), maps, kernel size, padding, gradients wanted for (x, w, b))
 CONV_CASES = {
     "conv1": (BATCH, (28, 28, 1), 20, 5, "VALID", (False, True, True)),
@@ -168,7 +168,8 @@ def train_step_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
   batch = {"images": jax.random.uniform(keys[0], (BATCH, 28, 28, 1)),
            "labels": jax.random.randint(keys[1], (BATCH,), 0, 10)}
   rows = []
-  for impl, model in [(f"convnets ops (auto = {auto_impl(1, (5, 5))})", models.create("convnet")),
+  auto = f"{auto_impl(1, (5, 5))}, {auto_impl(20, (5, 5))}"
+  for impl, model in [(f"convnets ops (auto = {auto})", models.create("convnet")),
                       ("flax.linen Conv + max_pool + Dense", TextbookConvNet())]:
     tx = optax.adam(1e-3)
     state = init_state(model, tx, jax.random.key(4), (28, 28, 1))

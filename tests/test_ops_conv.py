@@ -21,7 +21,9 @@ from convnets.ops import IMPLS, MODES, conv2d, flip_kernel
 from convnets.ops.conv import AUTO_IMPL, FEW_INPUT_MAPS, LONG_PATCH_ROW, UNMEASURED, auto_impl
 
 CONCRETE_IMPLS = tuple(impl for impl in IMPLS if impl != "auto")
-FAST_IMPLS = ("xla", "im2col", "handgrad")
+FAST_IMPLS = ("xla", "im2col", "handgrad", "xla_handgrad")
+# The hand-written backward pass, around im2col and around XLA's convolution.
+HANDGRAD_IMPLS = ("handgrad", "xla_handgrad")
 
 
 def explicit_pads(padding, in_hw, window, stride):
@@ -140,7 +142,7 @@ def test_lecture_layer_shapes(in_shape, w_shape):
   x, w, b = random_arrays(2, in_shape, w_shape)
   expected = conv2d(x, w, b, impl="xla")
   assert expected.shape == (in_shape[0], in_shape[1] - 4, in_shape[2] - 4, w_shape[3])
-  for impl in ("im2col", "handgrad"):
+  for impl in FAST_IMPLS[1:]:
     np.testing.assert_allclose(conv2d(x, w, b, impl=impl), expected, rtol=1e-4, atol=1e-4)
 
 
@@ -168,6 +170,7 @@ def loss(impl, mode, stride, padding, x, w, b, cotangent):
 @settings(max_examples=8, deadline=None)
 @given(conv_cases())
 def test_handgrad_gradients_match_xla_autodiff(case):
+  """Both hand-written backward passes against autodiff of XLA's convolution."""
   x, w, b = random_arrays(case["seed"], case["x_shape"], case["w_shape"])
   static = (case["mode"], case["stride"], case["padding"])
   y = conv2d(x, w, b, mode=case["mode"], stride=case["stride"], padding=case["padding"],
@@ -175,36 +178,39 @@ def test_handgrad_gradients_match_xla_autodiff(case):
   cotangent = np.random.default_rng(case["seed"] + 1).normal(size=y.shape).astype(np.float32)
 
   # Both gradients compiled as one program.
-  got, want = jax.jit(lambda *args: [
+  *got, want = jax.jit(lambda *args: [
       jax.grad(functools.partial(loss, impl, *static), argnums=(0, 1, 2))(*args)
-      for impl in ("handgrad", "xla")])(x, w, b, cotangent)
-  for name, got_, want_ in zip("xwb", got, want):
-    np.testing.assert_allclose(got_, want_, rtol=1e-4, atol=1e-4, err_msg=f"d/d{name}")
+      for impl in HANDGRAD_IMPLS + ("xla",)])(x, w, b, cotangent)
+  for impl, grads in zip(HANDGRAD_IMPLS, got):
+    for name, got_, want_ in zip("xwb", grads, want):
+      np.testing.assert_allclose(got_, want_, rtol=1e-4, atol=1e-4, err_msg=f"{impl} d/d{name}")
 
 
 GRAD_CASES = [("xcorr", 2, "SAME"), ("conv", (2, 3), ((2, 1), (0, 2))), ("xcorr", (3, 1), 1)]
 
 
+@pytest.mark.parametrize("impl", HANDGRAD_IMPLS)
 @pytest.mark.parametrize("mode, stride, padding", GRAD_CASES)
-def test_handgrad_passes_check_grads_in_float64(mode, stride, padding):
+def test_handgrad_passes_check_grads_in_float64(mode, stride, padding, impl):
   with jax.enable_x64(True):
     x, w, b = random_arrays(5, (2, 8, 7, 2), (3, 2, 2, 3), np.float64)
     # Compiled: check_grads calls f many times, and eager ops each compile.
     f = jax.jit(functools.partial(conv2d, mode=mode, stride=stride, padding=padding,
-                                  impl="handgrad"))
+                                  impl=impl))
     assert f(x, w, b).dtype == jnp.float64
     check_grads(f, (x, w, b), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
 
 
+@pytest.mark.parametrize("impl", HANDGRAD_IMPLS)
 @pytest.mark.parametrize("mode, stride, padding", GRAD_CASES)
-def test_handgrad_matches_central_differences(mode, stride, padding):
+def test_handgrad_matches_central_differences(mode, stride, padding, impl):
   """``<grad, d>`` against ``(L(a + eps d) - L(a - eps d)) / 2 eps`` for x, w and b."""
   with jax.enable_x64(True):
     x, w, b = random_arrays(6, (2, 8, 7, 2), (3, 2, 2, 3), np.float64)
     y_shape = conv2d(x, w, mode=mode, stride=stride, padding=padding, impl="xla").shape
     rng = np.random.default_rng(7)
     cotangent = rng.normal(size=y_shape)
-    f = jax.jit(functools.partial(loss, "handgrad", mode, stride, padding))
+    f = jax.jit(functools.partial(loss, impl, mode, stride, padding))
     args = [x, w, b]
     grads = jax.jit(jax.grad(f, argnums=(0, 1, 2)))(*args, cotangent)
     eps = 1e-6

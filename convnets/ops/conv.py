@@ -28,7 +28,11 @@ Implementations (``impl``), all computing the same function:
   lecture's picture made literal.
 * ``"handgrad"``: the im2col forward pass with the backward pass written by
   hand (``jax.custom_vjp``), the lecture's exercise as code; see
-  :func:`_handgrad_bwd` for the derivation.
+  :func:`_hand_vjp_bwd` for the derivation.
+* ``"xla_handgrad"``: the same hand-written backward pass around XLA's
+  convolution: XLA computes the forward pass and the input gradient (itself a
+  forward convolution), one im2col product the kernel gradient. On CPU, XLA's
+  own gradient of its convolution is slow (its kernel gradient especially).
 * ``"naive"``: explicit Python loops over output positions, the reference.
 * ``"auto"``: the fastest correct implementation for the current backend,
   chosen per backend, input map count and kernel size from
@@ -49,26 +53,33 @@ Padding = Union[str, int, Sequence[Sequence[int]]]
 IntOrPair = Union[int, Sequence[int]]
 
 MODES = ("xcorr", "conv")
-IMPLS = ("auto", "xla", "im2col", "handgrad", "naive")
+IMPLS = ("auto", "xla", "im2col", "handgrad", "xla_handgrad", "naive")
 
 # Measured with benchmarks/conv_pool.py (forward + backward at batch 128,
-# tcmalloc preloaded; results/benchmarks/conv_pool_cpu.md). On CPU im2col wins
-# for a first layer on 1 input map (XLA's convolution handles so few input
-# channels poorly) and wherever a patch row (kh * kw * in_maps values, the
-# matrix product's inner dimension) is long: 1.15x on a 20-map 5x5 layer
-# (500), 1.16x on a 32-map 3x3 layer (288), 1.3-1.5x on the `best` config's
-# 32-map 5x5 layer (800), and on LeNet-5's C3 (150) in two of three quiet
-# runs. On shorter rows XLA wins: 1.25-1.45x on 16-map 3x3 layers at 14x14
-# and 28x28 (144). So ``auto``
+# tcmalloc preloaded; results/benchmarks/conv_pool_cpu.md) and end to end. On
+# CPU, XLA's convolution is fast forward but slow to differentiate (its
+# kernel gradient above all), and im2col's patch matrix is slow to build for
+# large batches: the `best` config's 32-map 5x5 layer at evaluation batch 1000
+# took 194 ms with XLA and 545 ms with im2col (forward). "xla_handgrad" takes
+# XLA's forward pass and the hand-written gradient: on that config, 100
+# training steps took 21.5-23.9 s with it, 23.3-26.5 s with im2col and
+# 35.8-37.5 s with XLA, and validation 2.3 s against 5.7-6.4 s with im2col
+# (interleaved, quiet). It is also fastest on the 20-map 5x5 and 32-map 3x3
+# layers. On few input maps im2col stays ahead: LeNet-5's C3 (6 maps) took
+# 16.6 ms with im2col, 19.5 with XLA, 30.2 with xla_handgrad, whose input
+# gradient is an XLA convolution producing only 6 maps. On 16-map 3x3 layers
+# (patch rows of 144 values) XLA's own gradient ties or wins. So ``auto``
 # picks the "few maps" impl up to FEW_INPUT_MAPS input maps, the "long rows"
-# impl from LONG_PATCH_ROW values per row, and the "short rows" impl between.
+# impl from LONG_PATCH_ROW values per patch row (kh * kw * in_maps), and the
+# "short rows" impl between.
 # On an H200 GPU (results/benchmarks/conv_pool_gpu.md) im2col won on 4 of the
 # 5 layers timed (1.75x on conv1, 1.34x on conv2, 1.85x on LeNet-5's C3; XLA
-# 9% faster only on the 28x28x16 3x3 layer). TPU, not measured, uses XLA's.
-FEW_INPUT_MAPS = 4
+# 9% faster only on the 28x28x16 3x3 layer); xla_handgrad was not timed there.
+# TPU, not measured, uses XLA's.
+FEW_INPUT_MAPS = 8
 LONG_PATCH_ROW = 150
 AUTO_IMPL = {
-    "cpu": {"few_maps": "im2col", "short_rows": "xla", "long_rows": "im2col"},
+    "cpu": {"few_maps": "im2col", "short_rows": "xla", "long_rows": "xla_handgrad"},
     "gpu": {"few_maps": "im2col", "short_rows": "im2col", "long_rows": "im2col"},
     "tpu": {"few_maps": "xla", "short_rows": "xla", "long_rows": "xla"},
 }
@@ -206,17 +217,18 @@ def _xcorr_naive(x, w, stride, pads):
   return jnp.stack(rows, axis=1)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _xcorr_handgrad(x, w, stride, pads):
-  return _xcorr_im2col(x, w, stride, pads)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _xcorr_hand_vjp(x, w, stride, pads, xcorr):
+  return xcorr(x, w, stride, pads)
 
 
-def _handgrad_fwd(x, w, stride, pads):
-  return _xcorr_im2col(x, w, stride, pads), (x, w)
+def _hand_vjp_fwd(x, w, stride, pads, xcorr):
+  return xcorr(x, w, stride, pads), (x, w)
 
 
-def _handgrad_bwd(stride, pads, residuals, g):
-  r"""Gradients of a cross-correlation layer, derived by hand.
+def _hand_vjp_bwd(stride, pads, xcorr, residuals, g):
+  r"""Gradients of a cross-correlation layer, derived by hand; ``xcorr`` (the
+  forward pass's implementation) also computes the input gradient.
 
   Forward: ``y[n,i,j,f] = sum_{k,l,c} w[k,l,c,f] xp[n, s i + k, s j + l, c]``
   with ``xp`` the padded input. Given ``g = dL/dy`` of shape ``(N, oh, ow, F)``:
@@ -254,15 +266,19 @@ def _handgrad_bwd(stride, pads, residuals, g):
   full_pads = ((kh - 1, kh - 1 + hp - (sh * (oh - 1) + kh)),
                (kw - 1, kw - 1 + wp - (sw * (ow - 1) + kw)))
   w_back = flip_kernel(w).transpose(0, 1, 3, 2)
-  dxp = _xcorr_im2col(g_up, w_back, (1, 1), full_pads)
+  dxp = xcorr(g_up, w_back, (1, 1), full_pads)
   dx = dxp[:, pads[0][0]:hp - pads[0][1], pads[1][0]:wp - pads[1][1], :]
   return dx, dw
 
 
-_xcorr_handgrad.defvjp(_handgrad_fwd, _handgrad_bwd)
+_xcorr_hand_vjp.defvjp(_hand_vjp_fwd, _hand_vjp_bwd)
 
 _XCORR = {"xla": _xcorr_xla, "im2col": _xcorr_im2col,
-          "handgrad": _xcorr_handgrad, "naive": _xcorr_naive}
+          "handgrad": lambda x, w, stride, pads: _xcorr_hand_vjp(x, w, stride, pads,
+                                                                 _xcorr_im2col),
+          "xla_handgrad": lambda x, w, stride, pads: _xcorr_hand_vjp(x, w, stride, pads,
+                                                                     _xcorr_xla),
+          "naive": _xcorr_naive}
 
 
 def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
