@@ -10,12 +10,12 @@ reference. The choice is the candidate with the lowest mean *validation*
 error; the test error is reported, not used to choose.
 
 Time: meant for an accelerator. On an H200 GPU the unchanged configuration
-trains 50 epochs in about 33 s per seed (3 seeds at once), so 8 candidates x
-3 seeds take about 10 minutes with compilation (two calls with
+trained 50 epochs in about 33 s per seed (3 processes sharing it), so 8
+candidates x 3 seeds should take about 10 minutes with compilation (an
+estimate: here the seeds train together, vmapped; two calls with
 ``--variants`` and ``--resume`` if a call is limited). On the 2-core CPU one
-50-epoch run takes about an hour (im2col convolutions: 76 s per epoch for
-the unchanged configuration, measured with light load), so the search takes
-about a day there.
+50-epoch run of the unchanged configuration took 82 minutes (about 70 with
+the current convolutions), so the search takes more than a day there.
 """
 
 from __future__ import annotations
