@@ -22,8 +22,8 @@ Time: on this project's 2-core CPU the full run of seed 0 (im2col
 convolutions) took 82 minutes, 90 s per epoch (about 554 digits a second; the
 5x5 layer on 32 maps is 10 of its 11.5 million multiply-adds per digit), and
 reached 0.39% test error; the ``xla_handgrad`` convolutions ``auto`` now picks
-there train about 8% faster and validate 2.6x faster, about 70 minutes in
-all: still more than the hour the configuration was meant to fit. On an H200
+there train about 7% faster and validate 2.6x faster (interleaved 3-epoch
+runs), an estimated 70 minutes in all: still more than the hour the configuration was meant to fit. On an H200
 GPU, 33 s. ``experiments/best_search.py`` tries cheaper and possibly better
 changes to it.
 
@@ -39,7 +39,7 @@ from typing import Any
 
 from ml_collections import ConfigDict
 
-from convnets.configs import default
+from convnets.configs import default, set_dotted
 
 # What this configuration changes in the default one, as dotted keys;
 # experiments/best_search.py trains its candidates as changes to these.
@@ -61,12 +61,4 @@ EPOCHS = 50
 
 
 def get_config() -> ConfigDict:
-  config = default.get_config()
-  for key, value in SETTINGS.items():
-    *parents, leaf = key.split(".")
-    node = config
-    for name in parents:
-      node = node[name]
-    node[leaf] = value
-  config.epochs = EPOCHS
-  return config
+  return set_dotted(default.get_config(), {**SETTINGS, "epochs": EPOCHS})

@@ -24,6 +24,7 @@ import jax
 from ml_collections import ConfigDict
 
 from convnets import models
+from convnets.configs import set_dotted
 from convnets.data import MNIST, preprocessing
 from convnets.describe import count_connections
 from convnets.experiment import plots, report, stats
@@ -39,14 +40,7 @@ def configure(base: ConfigDict, overrides: dict[str, Any]) -> ConfigDict:
   """A copy of ``base`` with dotted keys set, e.g. ``{"model_kwargs.pooling":
   "avg"}``. The copy is unlocked, so overrides may add model settings that the
   base config has no field for (``model_kwargs.hidden``)."""
-  config = ConfigDict(base.to_dict())
-  for key, value in overrides.items():
-    *parents, leaf = key.split(".")
-    node = config
-    for name in parents:
-      node = node[name]
-    node[leaf] = value
-  return config
+  return set_dotted(ConfigDict(base.to_dict()), overrides)
 
 
 def quick_data(data: MNIST, examples: int = QUICK_EXAMPLES) -> MNIST:
