@@ -84,6 +84,12 @@ AUTO_LAYERS = ("conv1", "conv2", "lenet5_c3", "resnet_s1", "resnet_s2", "small_3
 POOL_INPUT = (BATCH, 24, 24, 20)
 
 
+def auto_for(layer: str, backend: str | None = None) -> str:
+  """What ``impl="auto"`` picks for ``CONV_CASES[layer]``."""
+  _, (_, _, in_maps), _, size, _, _ = CONV_CASES[layer]
+  return auto_impl(in_maps, (size, size), backend)
+
+
 def median_ms(fn: Callable[..., Any], args: Sequence[Any], reps: int, warmup: int) -> float:
   """Median wall time of ``fn(*args)`` in milliseconds, after ``warmup`` calls."""
   for _ in range(warmup):
@@ -168,7 +174,7 @@ def train_step_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
   batch = {"images": jax.random.uniform(keys[0], (BATCH, 28, 28, 1)),
            "labels": jax.random.randint(keys[1], (BATCH,), 0, 10)}
   rows = []
-  auto = f"{auto_impl(1, (5, 5))}, {auto_impl(20, (5, 5))}"
+  auto = f"{auto_for('conv1')}, {auto_for('conv2')}"
   for impl, model in [(f"convnets ops (auto = {auto})", models.create("convnet")),
                       ("flax.linen Conv + max_pool + Dense", TextbookConvNet())]:
     tx = optax.adam(1e-3)
@@ -211,8 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   per_layer = {layer: min((r for r in rows if r.get("layer") == layer and r["impl"] in CONV_IMPLS),
                           key=lambda r: r["ms"])["impl"] for layer in AUTO_LAYERS}
   ours, textbook = (r["examples_per_s"] for r in rows if r["benchmark"] == "convnet train step")
-  chosen = {layer: auto_impl(CONV_CASES[layer][1][2], (CONV_CASES[layer][3],) * 2, backend)
-            for layer in AUTO_LAYERS}
+  chosen = {layer: auto_for(layer, backend) for layer in AUTO_LAYERS}
   layer_time = {(r["layer"], r["impl"]): r["ms"] for r in rows
                 if r.get("layer") in chosen and r["impl"] in CONV_IMPLS}
   # Within 5% of the fastest counts as a tie: timings on a shared CPU wobble that much.
