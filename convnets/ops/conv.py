@@ -64,10 +64,11 @@ IMPLS = ("auto", "xla", "im2col", "handgrad", "xla_handgrad", "naive")
 # XLA's forward pass and the hand-written gradient: on that config, 100
 # training steps took 21.5-23.9 s with it, 23.3-26.5 s with im2col and
 # 35.8-37.5 s with XLA, and validation 2.3 s against 5.7-6.4 s with im2col
-# (interleaved, quiet). It is also fastest on the 20-map 5x5 and 32-map 3x3
-# layers. On few input maps im2col stays ahead: LeNet-5's C3 (6 maps) took
-# 16.6 ms with im2col, 19.5 with XLA, 30.2 with xla_handgrad, whose input
-# gradient is an XLA convolution producing only 6 maps. On 16-map 3x3 layers
+# (interleaved, quiet). Layer by layer it was fastest on the 32-map 3x3 layer
+# in both benchmark runs that timed it, and on the 20-map 5x5 one in one of
+# the two (im2col in the other). On few input maps it is slow: LeNet-5's C3
+# (6 maps) took 16.6 ms with im2col, 19.5 with XLA, 30.2 with xla_handgrad,
+# whose input gradient is an XLA convolution producing only 6 maps. On 16-map 3x3 layers
 # (patch rows of 144 values) XLA's own gradient ties or wins. So ``auto``
 # picks the "few maps" impl up to FEW_INPUT_MAPS input maps, the "long rows"
 # impl from LONG_PATCH_ROW values per patch row (kh * kw * in_maps), and the
