@@ -17,7 +17,7 @@ estimate: here the seeds train together, vmapped; two calls with
 50-epoch run of the unchanged configuration took 82 minutes (about 70 with
 the current convolutions), so the search takes more than a day there; the
 ``kernel3`` candidate alone took 97 minutes for its three seeds as three
-single-threaded processes at once (README, "Speed on CPU"), and gave 0.45%
+processes at once (README, "Speed on CPU"), and gave 0.45%
 (``results/best_search/cpu_kernel3/``).
 """
 

@@ -25,7 +25,7 @@ reached 0.39% test error; the ``xla_handgrad`` convolutions ``auto`` now picks
 there train about 7% faster and validate 2.6x faster (interleaved 3-epoch
 runs), an estimated 70 minutes in all: still more than the hour the configuration was meant to fit. On an H200
 GPU, 33 s. ``experiments/best_search.py`` tries cheaper and possibly better
-changes to it; 3x3 kernels, the cheapest (an estimated 55 minutes here),
+changes to it; 3x3 kernels, the cheapest (an estimated 40 minutes here),
 gave 0.45% over seeds 0-2 on the CPU.
 
 Run it with
