@@ -274,11 +274,14 @@ def _hand_vjp_bwd(stride, pads, xcorr, residuals, g):
 
 _xcorr_hand_vjp.defvjp(_hand_vjp_fwd, _hand_vjp_bwd)
 
+
+def _with_hand_vjp(xcorr):
+  """``xcorr`` differentiated by :func:`_hand_vjp_bwd` instead of autodiff."""
+  return lambda x, w, stride, pads: _xcorr_hand_vjp(x, w, stride, pads, xcorr)
+
+
 _XCORR = {"xla": _xcorr_xla, "im2col": _xcorr_im2col,
-          "handgrad": lambda x, w, stride, pads: _xcorr_hand_vjp(x, w, stride, pads,
-                                                                 _xcorr_im2col),
-          "xla_handgrad": lambda x, w, stride, pads: _xcorr_hand_vjp(x, w, stride, pads,
-                                                                     _xcorr_xla),
+          "handgrad": _with_hand_vjp(_xcorr_im2col), "xla_handgrad": _with_hand_vjp(_xcorr_xla),
           "naive": _xcorr_naive}
 
 
