@@ -21,14 +21,16 @@ affine distortions came second.
 Time: on this project's 2-core CPU the full run of seed 0 (im2col
 convolutions) took 82 minutes, 90 s per epoch (about 554 digits a second; the
 5x5 layer on 32 maps is 10 of its 11.5 million multiply-adds per digit), and
-reached 0.39% test error; seeds 1 and 2 reached 0.41% and 0.29% (mean over
-the three 0.36%; over nine runs, six of them on a GPU, 0.40%). With the ``xla_handgrad`` convolutions ``auto``
-now picks there, 100 training steps took 21.5-23.9 s against 23.3-26.5 s and
-validation 2.3 s against 5.7-6.4 s (interleaved 3-epoch runs): an estimated
-70 minutes in all, still more than the hour the configuration was meant to
-fit. On an H200 GPU, 33 s. ``experiments/best_search.py`` tries cheaper and possibly better
-changes to it; 3x3 kernels, the cheapest (an estimated 40 minutes here),
-gave 0.45% over seeds 0-2 on the CPU.
+reached 0.39% test error; seeds 1 and 2 (``xla_handgrad`` convolutions, two
+processes at once) reached 0.41% and 0.29%: 0.36% over the three, 0.40% over
+nine runs, six of them on a GPU. With the ``xla_handgrad`` convolutions
+``auto`` now picks there, 100 training steps took 21.5-23.9 s against
+23.3-26.5 s and validation 2.3 s against 5.7-6.4 s (interleaved 3-epoch
+runs): an estimated 70 minutes in all, still more than the hour the
+configuration was meant to fit. On an H200 GPU, 33 s.
+``experiments/best_search.py`` tries cheaper and possibly better changes to
+it; 3x3 kernels, the cheapest (an estimated 40 minutes here), gave 0.45% over
+seeds 0-2 on the CPU.
 
 Run it with
 
