@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from convnets import models
+from convnets.data import preprocessing
 from convnets.ops.conv import as_pair
 
 COLUMNS = ("layer", "type", "output", "weights", "biases", "connections",
@@ -47,15 +48,21 @@ COLUMNS = ("layer", "type", "output", "weights", "biases", "connections",
 _NUMERIC = COLUMNS[3:]
 
 
+def default_input_shape(model_name: str) -> tuple[int, ...]:
+  """The input ``(H, W, C)`` the model is registered to take."""
+  return preprocessing.input_shape(models.default_preprocess(model_name))
+
+
 def layer_table(model_name: str, model_kwargs: Mapping[str, Any] | None = None,
-                input_shape: Sequence[int] = (28, 28, 1)) -> list[dict[str, Any]]:
+                input_shape: Sequence[int] | None = None) -> list[dict[str, Any]]:
   """One row per layer, in forward order, after an ``input`` row.
 
   Args:
     model_name: a registered model (:func:`convnets.models.names`).
-    model_kwargs: its settings, as for :func:`convnets.models.create` (None
-      values keep the model's defaults).
-    input_shape: one example, ``(H, W, C)``.
+    model_kwargs: its settings, as for :func:`convnets.models.create` (those
+      not given keep the model's defaults).
+    input_shape: one example, ``(H, W, C)``; None: the model's own
+      (:func:`default_input_shape`).
 
   Returns:
     Dicts with keys ``layer`` (the module path, e.g. ``conv1/conv``),
@@ -64,6 +71,7 @@ def layer_table(model_name: str, model_kwargs: Mapping[str, Any] | None = None,
     ``connections`` and ``bias_connections``.
   """
   model = models.create(model_name, **dict(model_kwargs or {}))
+  input_shape = tuple(input_shape or default_input_shape(model_name))
   calls: list[tuple[nn.Module, tuple[int, ...]]] = []
 
   def record(next_fun, args, kwargs, context):
@@ -111,21 +119,21 @@ def _row(layer: str, kind: str, shape: tuple[int, ...], weights: int, biases: in
 
 
 def count_connections(model_name: str, model_kwargs: Mapping[str, Any] | None = None,
-                      input_shape: Sequence[int] = (28, 28, 1)) -> int:
+                      input_shape: Sequence[int] | None = None) -> int:
   """Multiply-adds per example of the whole model (bias additions excluded)."""
   return sum(row["connections"] for row in layer_table(model_name, model_kwargs, input_shape))
 
 
 def describe(model_name: str, model_kwargs: Mapping[str, Any] | None = None,
-             input_shape: Sequence[int] = (28, 28, 1)) -> str:
+             input_shape: Sequence[int] | None = None) -> str:
   """The model's description, settings and layer table, as aligned Markdown.
 
   The totals row's weights + biases is the parameter count (289,630 for the
   lecture's simple ConvNet).
   """
+  input_shape = tuple(input_shape or default_input_shape(model_name))
   rows = layer_table(model_name, model_kwargs, input_shape)
-  settings = models.hyperparameters(model_name)
-  settings.update({k: v for k, v in dict(model_kwargs or {}).items() if v is not None})
+  settings = {**models.hyperparameters(model_name), **dict(model_kwargs or {})}
   totals = {key: sum(row[key] for row in rows)
             for key in ("weights", "biases", "connections", "bias_connections")}
   cells = [[row["layer"], row["type"], "x".join(map(str, row["output_shape"])),

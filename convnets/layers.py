@@ -142,11 +142,12 @@ class ConvPool(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     act = ops.get_activation(self.activation)
-    conv = Conv2D(self.features, self.kernel_size, self.mode, self.stride, self.padding,
-                  self.impl, use_bias=not self.batch_norm, name="conv")
+    conv = Conv2D(features=self.features, kernel_size=self.kernel_size, mode=self.mode,
+                  stride=self.stride, padding=self.padding, impl=self.impl,
+                  use_bias=not self.batch_norm, name="conv")
     pool = (lambda maps: maps) if self.pooling == "none" else Pool2D(
-        self.pooling, self.pool_window, self.pool_stride, self.p, self.learnable_p,
-        name="pool")
+        kind=self.pooling, window=self.pool_window, stride=self.pool_stride, p=self.p,
+        learnable_p=self.learnable_p, name="pool")
     if self.batch_norm:
       return pool(act(BatchNorm(name="bn")(conv(x), train)))
     if self.pooling == "none":

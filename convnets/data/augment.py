@@ -211,30 +211,28 @@ def elastic_distort(key: jax.Array, images: jax.Array, params: ElasticParams) ->
 AUGMENTATIONS = ("none", "shift", "affine", "elastic", "affine+elastic")
 
 
-def affine_ranges(config: ConfigDict) -> AffineRanges:
-  """The ``config.affine_*`` fields as :class:`AffineRanges`."""
-  return AffineRanges(config.affine_rotation_degrees, config.affine_scale,
-                      config.affine_squeeze, config.affine_shear,
-                      config.affine_translate_pixels)
+def affine_ranges(section: ConfigDict) -> AffineRanges:
+  """A config's ``augment.affine`` section as :class:`AffineRanges`."""
+  return AffineRanges(rotation_degrees=section.rotation_degrees, scale=section.scale,
+                      squeeze=section.squeeze, shear=section.shear,
+                      translate_pixels=section.translate_pixels)
 
 
-def elastic_params(config: ConfigDict) -> ElasticParams:
-  """The ``config.elastic_*`` fields as :class:`ElasticParams`."""
-  return ElasticParams(config.elastic_alpha, config.elastic_sigma)
+def elastic_params(section: ConfigDict) -> ElasticParams:
+  """A config's ``augment.elastic`` section as :class:`ElasticParams`."""
+  return ElasticParams(alpha=section.alpha, sigma=section.sigma)
 
 
-def make_augmentation(config: ConfigDict) -> Callable[[jax.Array, jax.Array], jax.Array]:
-  """``augment(key, images (N, H, W) uint8) -> images`` from ``config.augment``;
-  its parameters are checked here, before any training."""
-  if config.augment == "none":
+def make_augmentation(section: ConfigDict) -> Callable[[jax.Array, jax.Array], jax.Array]:
+  """``augment(key, images (N, H, W) uint8) -> images`` from a config's
+  ``augment`` section (``name`` and its settings)."""
+  if section.name == "none":
     return lambda key, images: images
-  if config.augment == "shift":
-    if config.shift_pixels < 0:
-      raise ValueError(f"config.shift_pixels must be >= 0, got {config.shift_pixels}")
-    return lambda key, images: random_shift(key, images, config.shift_pixels)
-  if config.augment in ("affine", "elastic", "affine+elastic"):
-    parts = config.augment.split("+")
-    return functools.partial(distort,
-                             affine=affine_ranges(config) if "affine" in parts else None,
-                             elastic=elastic_params(config) if "elastic" in parts else None)
-  raise ValueError(f"unknown augment {config.augment!r}; known: {', '.join(AUGMENTATIONS)}")
+  if section.name == "shift":
+    return lambda key, images: random_shift(key, images, section.shift_pixels)
+  if section.name in ("affine", "elastic", "affine+elastic"):
+    parts = section.name.split("+")
+    return functools.partial(
+        distort, affine=affine_ranges(section.affine) if "affine" in parts else None,
+        elastic=elastic_params(section.elastic) if "elastic" in parts else None)
+  raise ValueError(f"unknown augment {section.name!r}; known: {', '.join(AUGMENTATIONS)}")

@@ -54,9 +54,10 @@ def save_gallery(images_rows: Sequence[tuple[str, np.ndarray]], labels: Sequence
 def distortion_rows(key: jax.Array, images: np.ndarray, config: ConfigDict
                     ) -> list[tuple[str, np.ndarray]]:
   """The rows of the usual gallery for ``(K, 28, 28)`` uint8 digits: original,
-  deslanted, affine (``config.affine_*``), elastic (``config.elastic_*``) and
-  both, the distortions drawn from ``key``."""
-  affine, elastic = augment.affine_ranges(config), augment.elastic_params(config)
+  deslanted, affine (``config.augment.affine``), elastic (``config.augment.elastic``)
+  and both, the distortions drawn from ``key``."""
+  affine = augment.affine_ranges(config.augment.affine)
+  elastic = augment.elastic_params(config.augment.elastic)
   k_affine, k_elastic, k_both = jax.random.split(key, 3)
   return [
       ("original", images),

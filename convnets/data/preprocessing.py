@@ -20,7 +20,8 @@ float32 inputs.
 
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -66,22 +67,35 @@ def whitener(fitted: whitening.Whitening) -> Preprocessor:
   return preprocess
 
 
-def fit_preprocessor(name: str, train_images: np.ndarray,
-                     epsilon: float = WHITENING_EPSILON) -> Preprocessor:
-  """The preprocessor ``name``, fitted to ``train_images`` ``(N, 28, 28)``
-  uint8 where it needs fitting (``pca``, ``zca``: never fit to validation or
-  test images, or they leak into training)."""
+def fit_state(name: str, train_images: np.ndarray, epsilon: float = WHITENING_EPSILON
+              ) -> dict[str, np.ndarray]:
+  """What preprocessor ``name`` learns from ``train_images`` ``(N, 28, 28)``
+  uint8: the whitening's ``mean`` ``(D,)`` and ``matrix`` ``(D, D)`` for
+  ``pca`` and ``zca`` (never fitted to validation or test images, or they
+  leak into training); nothing for the others. Saved with a run, so that it
+  reloads without refitting."""
+  if name not in FITTED:
+    return {}
+  unit = train_images.reshape(len(train_images), -1).astype(np.float32) / 255.0
+  return dataclasses.asdict(whitening.fit_whitening(unit, name, epsilon))
+
+
+def make_preprocessor(name: str, state: Mapping[str, np.ndarray]) -> Preprocessor:
+  """The preprocessor ``name`` with its fitted ``state`` (:func:`fit_state`)."""
   if name in IMAGE_WISE:
     return IMAGE_WISE[name]
   if name in FITTED:
-    unit = train_images.reshape(len(train_images), -1).astype(np.float32) / 255.0
-    preprocess = whitener(whitening.fit_whitening(unit, name, epsilon))
-    preprocess.__name__ = name
-    return preprocess
+    return whitener(whitening.Whitening(**state))
   try:
     return get_preprocessor(name)
   except ValueError:
     raise ValueError(f"unknown preprocess {name!r}; known: {', '.join(names())}") from None
+
+
+def fit_preprocessor(name: str, train_images: np.ndarray,
+                     epsilon: float = WHITENING_EPSILON) -> Preprocessor:
+  """The preprocessor ``name``, fitted to ``train_images`` where it needs fitting."""
+  return make_preprocessor(name, fit_state(name, train_images, epsilon))
 
 
 def input_shape(name: str) -> tuple[int, ...]:

@@ -13,31 +13,28 @@ import numpy as np
 from ml_collections import ConfigDict
 
 from convnets import models
-from convnets.data import MNIST
-from convnets.data.preprocessing import Preprocessor, fit_preprocessor
-from convnets.train.loop import training_split
+from convnets.data.preprocessing import Preprocessor
+from convnets.train.pipeline import load_preprocessor
 from convnets.train.workdir import load_variables
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainedRun:
-  """A finished run: its config, its model, its trained variables and its
-  input preprocessing, fitted again to the same training examples (PCA/ZCA
-  whitening) so that the model sees its inputs as in training."""
+  """A finished run: its config, its model, its trained variables and the
+  input preprocessing it was trained with (as fitted to its training split)."""
   config: ConfigDict
   model: nn.Module
   variables: dict[str, Any]
   preprocess: Preprocessor
 
 
-def load_run(run_dir: str, data: MNIST) -> TrainedRun:
-  """The run in ``run_dir`` (``config.json`` and ``variables.msgpack``),
-  trained on ``data``."""
+def load_run(run_dir: str) -> TrainedRun:
+  """The run in ``run_dir`` (``config.json``, ``variables.msgpack``,
+  ``preprocessor.npz``)."""
   with open(os.path.join(run_dir, "config.json")) as f:
     config = ConfigDict(json.load(f))
-  model = models.create(config.model, **config.model_kwargs)
-  preprocess = fit_preprocessor(config.preprocess, training_split(config, data).images)
-  return TrainedRun(config, model, load_variables(run_dir), preprocess)
+  return TrainedRun(config, models.build(config.model), load_variables(run_dir),
+                    load_preprocessor(run_dir, config))
 
 
 def logits(model: nn.Module, variables: Any, images: np.ndarray, preprocess: Preprocessor,

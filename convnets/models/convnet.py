@@ -48,10 +48,12 @@ class ConvNet(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     for i, features in enumerate(self.conv_features):
-      x = ConvPool(features, self.kernel_size, self.activation, self.conv_mode,
-                   self.conv_stride, self.padding, self.conv_impl, self.pooling,
-                   self.pool_window, self.pool_stride, self.pool_p, self.learnable_p,
-                   self.batch_norm, name=f"conv{i + 1}")(x, train)
+      x = ConvPool(features=features, kernel_size=self.kernel_size,
+                   activation=self.activation, mode=self.conv_mode, stride=self.conv_stride,
+                   padding=self.padding, impl=self.conv_impl, pooling=self.pooling,
+                   pool_window=self.pool_window, pool_stride=self.pool_stride, p=self.pool_p,
+                   learnable_p=self.learnable_p, batch_norm=self.batch_norm,
+                   name=f"conv{i + 1}")(x, train)
     x = x.reshape(x.shape[0], -1)
     x = hidden_layers(x, self.hidden, self.activation, batch_norm=self.batch_norm,
                       dropout=self.dropout, train=train)
@@ -74,6 +76,9 @@ def convnet(conv_features: Sequence[int] = (20,), kernel_size: int = 5, conv_str
     raise ValueError(f"unknown conv_impl {conv_impl!r}; known: {', '.join(ops.IMPLS)}")
   ops.get_activation(activation)
   check_dropout(dropout)
-  return ConvNet(tuple(conv_features), kernel_size, conv_stride, padding, conv_mode,
-                 conv_impl, pooling, pool_window, pool_stride, pool_p, learnable_p,
-                 tuple(hidden), activation, batch_norm=batch_norm, dropout=dropout)
+  return ConvNet(conv_features=tuple(conv_features), kernel_size=kernel_size,
+                 conv_stride=conv_stride, padding=padding, conv_mode=conv_mode,
+                 conv_impl=conv_impl, pooling=pooling, pool_window=pool_window,
+                 pool_stride=pool_stride, pool_p=pool_p, learnable_p=learnable_p,
+                 hidden=tuple(hidden), activation=activation, batch_norm=batch_norm,
+                 dropout=dropout)

@@ -209,17 +209,18 @@ class LeNet(nn.Module):
 
   def subsample(self, x: jax.Array, name: str) -> jax.Array:
     if self.pooling == "trainable":
-      return Subsample(self.activation, name=name)(x)
+      return Subsample(activation=self.activation, name=name)(x)
     return ops.pool2d(x, kind=self.pooling, window=2)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     act = ops.get_activation(self.activation)
-    conv = lambda maps, name: Conv2D(maps, 5, impl=self.conv_impl,
+    conv = lambda maps, name: Conv2D(features=maps, kernel_size=5, impl=self.conv_impl,
                                      kernel_init=kernel_init(self.weight_init), name=name)
     x = self.subsample(act(conv(self.maps[0], "C1")(x)), "S2")
     c3 = (conv(self.maps[1], "C3") if self.c3_table is None else
-          TableConv2D(self.c3_table, 5, self.weight_init, self.conv_impl, name="C3"))
+          TableConv2D(table=self.c3_table, kernel_size=5, weight_init=self.weight_init,
+                      impl=self.conv_impl, name="C3"))
     x = self.subsample(act(c3(x)), "S4")
     if self.c5_maps is not None:
       x = act(conv(self.c5_maps, "C5")(x))
@@ -241,20 +242,24 @@ def _check(activation: str, pooling: str, weight_init: str, conv_impl: str) -> N
 
 
 @register("lenet1", "LeNet-1 (LeCun et al. 1998): 16x16 digit in a 28x28 field, 4@5x5, "
-          "subsample, 12@5x5, subsample, 10 outputs (3,278 parameters; preprocess "
-          "lecun_down16_pad28)")
+          "subsample, 12@5x5, subsample, 10 outputs (3,278 parameters)",
+          preprocess="lecun_down16_pad28")
 def lenet1(activation: str = "lecun_tanh", pooling: str = "trainable", weight_init: str = "paper",
            conv_impl: str = "auto") -> LeNet:
   _check(activation, pooling, weight_init, conv_impl)
-  return LeNet((4, 12), None, None, None, "softmax", activation, pooling, weight_init, conv_impl)
+  return LeNet(maps=(4, 12), c3_table=None, c5_maps=None, f6_units=None, head="softmax",
+               activation=activation, pooling=pooling, weight_init=weight_init,
+               conv_impl=conv_impl)
 
 
 @register("lenet4", "LeNet-4 (LeCun et al. 1998): 32x32 input, 4@5x5, subsample, 16@5x5, "
-          "subsample, 120 units, 10 outputs (51,090 parameters; preprocess lecun_pad32)")
+          "subsample, 120 units, 10 outputs (51,090 parameters)", preprocess="lecun_pad32")
 def lenet4(activation: str = "lecun_tanh", pooling: str = "trainable", weight_init: str = "paper",
            conv_impl: str = "auto") -> LeNet:
   _check(activation, pooling, weight_init, conv_impl)
-  return LeNet((4, 16), None, 120, None, "softmax", activation, pooling, weight_init, conv_impl)
+  return LeNet(maps=(4, 16), c3_table=None, c5_maps=120, f6_units=None, head="softmax",
+               activation=activation, pooling=pooling, weight_init=weight_init,
+               conv_impl=conv_impl)
 
 
 def _lenet5_factory(activation: str, pooling: str, connections: str, head: str,
@@ -267,15 +272,17 @@ def _lenet5_factory(activation: str, pooling: str, connections: str, head: str,
       raise ValueError(f"unknown connections {connections!r}; known: {', '.join(CONNECTIONS)}")
     if head not in HEADS:
       raise ValueError(f"unknown head {head!r}; known: {', '.join(HEADS)}")
-    return LeNet((6, 16), C3_TABLE if connections == "table" else None, 120, 84, head,
-                 activation, pooling, weight_init, conv_impl)
+    return LeNet(maps=(6, 16), c3_table=C3_TABLE if connections == "table" else None,
+                 c5_maps=120, f6_units=84, head=head, activation=activation, pooling=pooling,
+                 weight_init=weight_init, conv_impl=conv_impl)
   return factory
 
 
 register("lenet5", "LeNet-5 as in LeCun et al. 1998: 32x32 input, C1 6@5x5, trainable S2, "
          "C3 16@5x5 (Table I), S4, C5 120, F6 84, Euclidean RBF outputs, scaled tanh "
-         "(60,000 parameters; preprocess lecun_pad32)")(
+         "(60,000 parameters)", preprocess="lecun_pad32")(
     _lenet5_factory("lecun_tanh", "trainable", "table", "rbf", "paper"))
 register("lenet5_modern", "LeNet-5's layer sizes with modern choices: ReLU, 2x2 max-pooling, "
-         "C3 fully connected, softmax output, N(0, 1/fan_in) weights (61,706 parameters)")(
+         "C3 fully connected, softmax output, N(0, 1/fan_in) weights (61,706 parameters)",
+         preprocess="scale_pad32")(
     _lenet5_factory("relu", "max", "full", "softmax", "lecun_normal"))

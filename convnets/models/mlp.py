@@ -38,7 +38,8 @@ def _mlp_factory(default_hidden: tuple[int, ...]):
               batch_norm: bool = False, dropout: float = 0.0) -> MLP:
     ops.get_activation(activation)
     check_dropout(dropout)
-    return MLP(tuple(hidden), activation, batch_norm=batch_norm, dropout=dropout)
+    return MLP(hidden=tuple(hidden), activation=activation, batch_norm=batch_norm,
+               dropout=dropout)
   return factory
 
 

@@ -57,9 +57,9 @@ class ConvBN(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    x = Conv2D(self.features, self.kernel_size, stride=self.stride, padding="SAME",
-               impl=self.impl, use_bias=not self.batch_norm, kernel_init=HE_NORMAL,
-               name="conv")(x)
+    x = Conv2D(features=self.features, kernel_size=self.kernel_size, stride=self.stride,
+               padding="SAME", impl=self.impl, use_bias=not self.batch_norm,
+               kernel_init=HE_NORMAL, name="conv")(x)
     return BatchNorm(name="bn")(x, train) if self.batch_norm else x
 
 
@@ -81,7 +81,8 @@ class Block(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     act = ops.get_activation(self.activation)
     layer = lambda features, size, stride, name: ConvBN(
-        features, size, stride, self.batch_norm, self.impl, name=name)
+        features=features, kernel_size=size, stride=stride, batch_norm=self.batch_norm,
+        impl=self.impl, name=name)
     branch = act(layer(self.features, 3, self.stride, "branch1")(x, train))
     branch = layer(self.features, 3, 1, "branch2")(branch, train)
     if not self.residual:
@@ -112,8 +113,9 @@ class ResNet(nn.Module):
     for s in range(self.stages):
       for b in range(blocks):
         stride = 2 if s > 0 and b == 0 else 1
-        x = Block(self.width * 2 ** s, stride, self.residual, self.batch_norm,
-                  self.activation, self.conv_impl, name=f"stage{s + 1}_block{b + 1}")(x, train)
+        x = Block(features=self.width * 2 ** s, stride=stride, residual=self.residual,
+                  batch_norm=self.batch_norm, activation=self.activation,
+                  impl=self.conv_impl, name=f"stage{s + 1}_block{b + 1}")(x, train)
     return Dense(self.classes, name="output")(jnp.mean(x, axis=(1, 2)))
 
 
@@ -130,4 +132,5 @@ def resnet(depth: int = 8, residual: bool = True, width: int = 16, stages: int =
   if conv_impl not in ops.IMPLS:
     raise ValueError(f"unknown conv_impl {conv_impl!r}; known: {', '.join(ops.IMPLS)}")
   ops.get_activation(activation)
-  return ResNet(depth, residual, width, stages, batch_norm, activation, conv_impl)
+  return ResNet(depth=depth, residual=residual, width=width, stages=stages,
+                batch_norm=batch_norm, activation=activation, conv_impl=conv_impl)

@@ -9,44 +9,46 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 SCHEDULES = ("constant", "cosine", "step")
 
 
-def learning_rate_schedule(config: ConfigDict, steps_per_epoch: int) -> optax.Schedule:
-  """``config.schedule`` over ``config.epochs``, after ``config.warmup_epochs``
-  of linear warm-up from 0.
+def learning_rate_schedule(section: ConfigDict, epochs: int, steps_per_epoch: int
+                           ) -> optax.Schedule:
+  """A config's ``optimizer`` section's ``schedule`` over ``epochs``, after
+  ``warmup_epochs`` of linear warm-up from 0.
 
   * constant: ``lr``.
   * cosine: ``lr * (1 + cos(pi t / T)) / 2`` down to 0 at the last step.
   * step: ``lr`` divided by 10 at 50% and again at 75% of training.
   """
-  peak = config.learning_rate
-  total = config.epochs * steps_per_epoch
-  warmup = int(config.warmup_epochs * steps_per_epoch)
+  peak = section.learning_rate
+  total = epochs * steps_per_epoch
+  warmup = int(section.warmup_epochs * steps_per_epoch)
   decay_steps = max(total - warmup, 1)
-  if config.schedule == "constant":
+  if section.schedule == "constant":
     main = optax.constant_schedule(peak)
-  elif config.schedule == "cosine":
+  elif section.schedule == "cosine":
     main = optax.cosine_decay_schedule(peak, decay_steps)
-  elif config.schedule == "step":
+  elif section.schedule == "step":
     main = optax.piecewise_constant_schedule(
         peak, {int(decay_steps * 0.5): 0.1, int(decay_steps * 0.75): 0.1})
   else:
-    raise ValueError(f"unknown schedule {config.schedule!r}; known: {', '.join(SCHEDULES)}")
+    raise ValueError(f"unknown schedule {section.schedule!r}; known: {', '.join(SCHEDULES)}")
   if warmup == 0:
     return main
   return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), main], [warmup])
 
 
-def make_optimizer(config: ConfigDict, steps_per_epoch: int) -> optax.GradientTransformation:
-  """The update rule ``config.optimizer`` with the configured schedule.
+def make_optimizer(section: ConfigDict, epochs: int, steps_per_epoch: int
+                   ) -> optax.GradientTransformation:
+  """The update rule a config's ``optimizer`` section names, with its schedule.
 
   ``weight_decay`` is decoupled weight decay for adam (AdamW) and an L2
   penalty's gradient ``wd * w`` added before the update for the SGD family.
   """
-  lr = learning_rate_schedule(config, steps_per_epoch)
-  name, wd = config.optimizer, config.weight_decay
+  lr = learning_rate_schedule(section, epochs, steps_per_epoch)
+  name, wd = section.name, section.weight_decay
   if name == "adam":
     return optax.adamw(lr, weight_decay=wd) if wd else optax.adam(lr)
   if name in ("sgd", "momentum", "nesterov"):
-    momentum = None if name == "sgd" else config.momentum
+    momentum = None if name == "sgd" else section.momentum
     sgd = optax.sgd(lr, momentum=momentum, nesterov=name == "nesterov")
     return optax.chain(optax.add_decayed_weights(wd), sgd) if wd else sgd
   raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")

@@ -6,18 +6,21 @@ Layout of ``workdir``:
   summary.json    final numbers, written last (its presence means the run finished)
   curves.png      loss and accuracy against epoch, train and validation
   variables.msgpack  the trained model's variables (flax.serialization)
+  preprocessor.npz   what the preprocessor learnt from the training split (PCA/ZCA)
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
-from typing import Any
+from typing import Any, Iterator
 
 import flax.serialization
 
-OUTPUTS = ("config.json", "metrics.jsonl", "summary.json", "curves.png", "variables.msgpack")
+OUTPUTS = ("config.json", "metrics.jsonl", "summary.json", "curves.png", "variables.msgpack",
+           "preprocessor.npz")
 
 
 class WorkdirError(ValueError):
@@ -53,14 +56,20 @@ def prepare(workdir: str, overwrite: bool = False) -> str:
   return workdir
 
 
-def write_json(path: str, obj: Any) -> None:
-  """Write ``obj`` as indented JSON via a temporary file, so a reader never
-  sees half a file."""
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+  """A temporary path to write ``path``'s new content to; it replaces
+  ``path`` only once the block has finished, so a reader never sees half a file."""
   tmp = path + ".tmp"
-  with open(tmp, "w") as f:
+  yield tmp
+  os.replace(tmp, path)
+
+
+def write_json(path: str, obj: Any) -> None:
+  """Write ``obj`` as indented JSON, atomically."""
+  with atomic_path(path) as tmp, open(tmp, "w") as f:
     json.dump(obj, f, indent=2, sort_keys=True)
     f.write("\n")
-  os.replace(tmp, path)
 
 
 def append_jsonl(path: str, record: dict[str, Any]) -> None:
@@ -75,10 +84,8 @@ def read_jsonl(path: str) -> list[dict[str, Any]]:
 
 def save_variables(workdir: str, variables: Any) -> None:
   """Store a model's variables (``{"params": ..., ...}``) in ``workdir``."""
-  path = os.path.join(workdir, "variables.msgpack")
-  with open(path + ".tmp", "wb") as f:
+  with atomic_path(os.path.join(workdir, "variables.msgpack")) as tmp, open(tmp, "wb") as f:
     f.write(flax.serialization.msgpack_serialize(flax.serialization.to_state_dict(variables)))
-  os.replace(path + ".tmp", path)
 
 
 def load_variables(workdir: str) -> dict[str, Any]:

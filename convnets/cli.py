@@ -1,0 +1,246 @@
+"""The command line: train one model, describe it, or run a research experiment.
+
+  python run_experiment.py                                  # the lecture ConvNet
+  python run_experiment.py --config.model.activation=tanh --config.epochs=20
+  python run_experiment.py --model=lenet5 --describe        # --model: the default config's model
+  python run_experiment.py --experiment=pooling --workdir=W [--seeds=3] [--variants=max,avg]
+      [--quick] [--overwrite | --resume]
+
+Every hyperparameter lives in the config (``--config``, default
+``convnets/configs/default.py``), each field overridable as
+``--config.SECTION.NAME=VALUE``; the flags here only choose what to run and
+where. ``--model=NAME`` is the one alias: it starts the default config from
+model NAME (``get_config(NAME)``), so that ``--config.model.*`` reaches that
+model's own settings. Experiments are looked up in a catalogue the caller
+passes (``run_experiment.py`` passes the ``experiments`` package), so the
+library never imports the experiments built on it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+import re
+import sys
+from typing import Protocol, Sequence
+
+from absl import flags, logging
+from ml_collections import ConfigDict, config_flags
+
+from convnets.experiment.spec import Experiment, Settings
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
+                              "default.py")
+ALL = "all"
+
+FLAGS = flags.FLAGS
+# No default here: config_flags would load it, and its overrides, as the module
+# is imported; parse_flags names the default file instead, inside its checks.
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Python config file with get_config() (default: "
+    "convnets/configs/default.py); override fields as --config.SECTION.NAME=VALUE.")
+flags.DEFINE_string("model", None, "Alias: start the default config from this registered "
+                    "model (its own settings then reachable as --config.model.NAME=VALUE).")
+flags.DEFINE_string("workdir", None, "Folder for the outputs (default: a new timestamped "
+                    "folder under runs/). Must be new or empty.")
+flags.DEFINE_string("data_dir", None, "Folder with the four MNIST IDX .gz files (or a mnist/ "
+                    "folder of them); default $CONVNETS_DATA_DIR, else ~/.cache/convnets/mnist.")
+flags.DEFINE_bool("download", False, "Fetch missing MNIST files into the data folder "
+                  "(SHA-256 verified).")
+flags.DEFINE_bool("overwrite", False, "Replace the outputs of an earlier run in --workdir.")
+flags.DEFINE_bool("describe", False, "Print the model's settings and its layer table (weights, "
+                  "biases, connections) and exit without training.")
+flags.DEFINE_string("experiment", None, "Run a research experiment instead of one training "
+                    f"run (its name, or {ALL}: each into WORKDIR/<name>/).")
+flags.DEFINE_integer("seeds", 3, "Experiments: seeds per variant (config.seed, config.seed + "
+                     "1, ...).", lower_bound=1)
+flags.DEFINE_list("variants", None, "Experiments: a comma-separated subset of the "
+                  f"experiment's variants (default: all); with --experiment={ALL}, variants of "
+                  "any experiments, each running its own.")
+flags.DEFINE_bool("resume", False, "Experiments: go on in --workdir: runs that finished with "
+                  "the same config are kept, the rest are trained, the report covers all.")
+flags.DEFINE_bool("quick", False, "Experiments: a smoke run: 1 epoch on 2,000 examples of "
+                  "each split, 1 seed (unless --config.epochs or --seeds are given).")
+
+
+class Catalogue(Protocol):
+  """The experiments by name (the ``experiments`` package)."""
+  NAMES: Sequence[str]
+
+  def get(self, name: str) -> Experiment: ...
+
+
+_MODEL_FLAG = re.compile(r"^--model(=(?P<value>.*))?$")
+
+
+def _with_config_file(argv: list[str]) -> list[str]:
+  """``argv`` naming the config file: the default one unless ``--config=FILE``
+  is given, from the model ``--model=NAME`` names (refused beside ``--config``,
+  whose own get_config() chooses the model)."""
+  given = any(a == "--config" or a.startswith("--config=") for a in argv[1:])
+  model = None
+  for i, arg in enumerate(argv[1:], 1):
+    match = _MODEL_FLAG.match(arg)
+    if match is not None:
+      model = match["value"] if match["value"] is not None else (argv[i + 1:i + 2] or [""])[0]
+  if model is not None and given:
+    raise ValueError("--model sets the default config's model; with --config=FILE choose "
+                     "the model in that file's get_config()")
+  if given:
+    return argv
+  return [argv[0], f"--config={DEFAULT_CONFIG}" + (f":{model}" if model else ""), *argv[1:]]
+
+
+def _config_fields(config: ConfigDict, path: str = "") -> list[str]:
+  """Every field of ``config``, dotted (``model.pooling``, ...)."""
+  fields = []
+  for key, value in config.items():
+    fields.append(f"{path}{key}")
+    if isinstance(value, ConfigDict):
+      fields += _config_fields(value, f"{path}{key}.")
+  return fields
+
+
+def _load_config(argv: list[str]) -> ConfigDict:
+  """The config ``--config=FILE[:ARG]`` names, without its overrides."""
+  spec = next(a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config="))
+  path, _, arg = spec.partition(":")
+  module_spec = importlib.util.spec_from_file_location("_convnets_config", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg) if arg else module.get_config()
+
+
+def _unknown_field(argv: list[str]) -> str | None:
+  """The one-line reason for the first ``--config.FIELD=`` override of a
+  field the config does not have, with close matches; None if all exist
+  (or the config itself does not load)."""
+  try:
+    fields = _config_fields(_load_config(argv))
+  except Exception:  # noqa: BLE001  (its own error is reported instead)
+    return None
+  for arg in argv[1:]:
+    match = re.match(r"^--config\.([\w.]+)", arg)
+    if match and match[1] not in fields:
+      close = difflib.get_close_matches(match[1], fields, n=3)
+      hint = f"; did you mean {', '.join(f'--config.{c}' for c in close)}?" if close else ""
+      return f"--config.{match[1]}: the config has no such field{hint}"
+  return None
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, the config file named (:func:`_with_config_file`),
+  and every bad flag, config file or override reported as one ``error:``
+  line naming it."""
+  try:
+    argv = _with_config_file(argv)
+    rest = FLAGS(argv)
+    _CONFIG.value.keys()  # a config file that failed to load raises only when read
+    return rest
+  except (flags.Error, AttributeError, KeyError, ValueError, TypeError, OSError,
+          SyntaxError) as e:
+    if isinstance(_root_cause(e), (AttributeError, KeyError)):
+      sys.exit(f"error: {_unknown_field(argv) or _root_cause(e)}")
+    sys.exit(f"error: {_one_line(e)}")
+
+
+def _root_cause(e: BaseException) -> BaseException:
+  """The exception that started the chain ``e`` ends (``raise ... from None`` ends it)."""
+  while True:
+    inner = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
+    if inner is None:
+      return e
+    e = inner
+
+
+def _one_line(e: BaseException) -> str:
+  """The innermost reason of ``e`` on one line, with the flag it concerns
+  (config_flags wraps a config file's own error in its flag's)."""
+  root = _root_cause(e)
+  flag = str(e).split(":", 1)[0].removeprefix("flag ") if isinstance(e, flags.Error) else ""
+  reason = " ".join(str(root).split()) or type(root).__name__
+  return f"{flag}: {reason}" if flag and root is not e else reason
+
+
+def settings(config: ConfigDict) -> Settings:
+  """The experiment settings the flags ask for; ``--config.epochs`` given on
+  the command line sets every variant's epochs, else each experiment's own."""
+  seeds = 1 if FLAGS.quick and not FLAGS["seeds"].present else FLAGS.seeds
+  overridden = config_flags.get_override_values(FLAGS["config"])
+  return Settings(seeds=tuple(range(config.seed, config.seed + seeds)),
+                  epochs=config.epochs if "epochs" in overridden else None,
+                  variants=tuple(FLAGS.variants) if FLAGS.variants is not None else None,
+                  quick=FLAGS.quick)
+
+
+def describe(config: ConfigDict) -> str:
+  from convnets import describe as describe_lib
+  from convnets.models import settings as model_settings
+  from convnets.train.pipeline import model_input_shape
+
+  return describe_lib.describe(config.model.name, model_settings(config.model),
+                               model_input_shape(config))
+
+
+def run_experiments(config: ConfigDict, catalogue: Catalogue) -> None:
+  """``--experiment``: one, or all of the catalogue's, into ``--workdir``."""
+  from convnets.data import load
+  from convnets.experiment.runner import run_all, run_experiment
+  from convnets.train.workdir import default_workdir
+
+  name = FLAGS.experiment
+  if name != ALL and name not in catalogue.NAMES:
+    close = difflib.get_close_matches(name, catalogue.NAMES, n=3)
+    raise ValueError(f"unknown experiment {name!r}; "
+                     + (f"did you mean {', '.join(close)}? " if close else "")
+                     + f"known: {', '.join(catalogue.NAMES)}, or {ALL}")
+  run_settings = settings(config)
+  if run_settings.variants == ():
+    raise ValueError("--variants is empty: name one or more variants, or leave it out for all")
+  workdir = FLAGS.workdir or default_workdir(f"experiment-{name}")
+  data = load(FLAGS.data_dir, source=config.data.source, download_missing=FLAGS.download,
+              train_size=config.data.train_size)
+  common = dict(config=config, data=data, settings=run_settings, overwrite=FLAGS.overwrite,
+                resume=FLAGS.resume)
+  if name == ALL:
+    run_all([catalogue.get(n) for n in catalogue.NAMES], workdir, **common)
+  else:
+    run_experiment(catalogue.get(name), workdir, **common)
+
+
+def train_one(config: ConfigDict) -> None:
+  """One training run into ``--workdir``; prints its summary line."""
+  from convnets.train import train_and_evaluate
+  from convnets.train.workdir import default_workdir
+
+  workdir = FLAGS.workdir or default_workdir(config.model.name)
+  s = train_and_evaluate(config, workdir, data_dir=FLAGS.data_dir, download=FLAGS.download,
+                         overwrite=FLAGS.overwrite)
+  print(f"\n{s['model']} ({s['params']:,} parameters), seed {s['seed']}: test accuracy "
+        f"{s['test_accuracy']:.4f} (error {100 * s['test_error']:.2f}%), valid accuracy "
+        f"{s['valid_accuracy']:.4f}; {s['epochs']} epochs in {s['train_seconds']:.1f}s "
+        f"({s['seconds_per_epoch']:.1f}s/epoch, {s['examples_per_second']:,.0f} examples/s, "
+        f"{s['compile_seconds']:.1f}s compiling) on {s['platform']}; outputs in {workdir}")
+
+
+def main(argv: list[str], *, catalogue: Catalogue) -> None:
+  """What the flags ask for; anything the user can fix ends as one ``error:`` line."""
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])} (flags take the form "
+             "--name=value)")
+  # JAX logs every backend it probes (no TPU here, ...) at INFO.
+  logging.set_verbosity(logging.WARNING)
+  from convnets.runtime import maybe_initialize_distributed
+  maybe_initialize_distributed()
+  config = _CONFIG.value
+  try:
+    if FLAGS.describe:
+      print(describe(config))
+    elif FLAGS.experiment:
+      run_experiments(config, catalogue)
+    else:
+      train_one(config)
+  except ValueError as e:  # DataError, WorkdirError, ConfigError are ValueErrors
+    sys.exit(f"error: {e}")
+
