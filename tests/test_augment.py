@@ -128,8 +128,8 @@ def test_deslant_reduces_the_skew_of_real_digits(digits):
 
 # The configured defaults, so that these tests, make_augmentation's and the
 # gallery's share compiled programs (distort is jitted per shape and parameters).
-AFFINE = augment.affine_ranges(get_config())
-ELASTIC = augment.elastic_params(get_config())
+AFFINE = augment.affine_ranges(get_config().augment.affine)
+ELASTIC = augment.elastic_params(get_config().augment.elastic)
 IDENTITY = augment.AffineRanges()
 N = 16
 
@@ -265,11 +265,11 @@ def test_random_shift_moves_the_centre_of_mass_by_the_drawn_offset(digits):
   assert out.dtype == jnp.uint8 and len(np.unique(offsets, axis=0)) > 10
 
 
-def make_config(augment_name: str, **overrides) -> ConfigDict:
-  config = get_config()
-  config.augment = augment_name
-  config.update(overrides)
-  return config
+def make_config(augment_name: str) -> ConfigDict:
+  """The default config's ``augment`` section, called ``augment_name``."""
+  section = get_config().augment
+  section.name = augment_name
+  return section
 
 
 @pytest.mark.parametrize("name", augment.AUGMENTATIONS)
@@ -285,13 +285,16 @@ def test_make_augmentation_names(digits, name):
     np.testing.assert_array_equal(out, expected)
 
 
-@pytest.mark.parametrize("overrides", [{"augment": "rotate"}, {"elastic_sigma": 0.0},
-                                       {"elastic_alpha": -1.0}, {"affine_scale": 1.0},
-                                       {"affine_rotation_degrees": -5.0}])
+@pytest.mark.parametrize("overrides", [{"name": "rotate"}, {"elastic.sigma": 0.0},
+                                       {"elastic.alpha": -1.0}, {"affine.scale": 1.0},
+                                       {"affine.rotation_degrees": -5.0}])
 def test_bad_augmentation_settings_are_errors(overrides):
-  config = make_config("affine+elastic", **overrides)
+  section = make_config("affine+elastic")
+  for key, value in overrides.items():
+    *parent, leaf = key.split(".")
+    (section[parent[0]] if parent else section)[leaf] = value
   with pytest.raises(ValueError):
-    augment.make_augmentation(config)
+    augment.make_augmentation(section)
 
 
 def test_gallery_writes_a_png(digits, mnist, tmp_path):

@@ -20,12 +20,23 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("args, message", [
     (["--data_dir=/nonexistent/mnist"], "MNIST files not found: looked for"),
-    (["--model=lenet9"], "unknown model 'lenet9'; known models: convnet"),
-    (["--config.learning_rate=-0.1"], "config.learning_rate=-0.1: must be > 0"),
+    (["--model=lenet9"], "unknown model 'lenet9'; did you mean lenet5"),
+    (["--config.optimizer.learning_rate=-0.1"],
+     "config.optimizer.learning_rate=-0.1: must be > 0"),
     (["--config.epochs=0"], "config.epochs=0: must be an integer >= 1"),
-    (["--config.model_kwargs.pooling=median"], "unknown pooling 'median'"),
-    (["--model=lenet5"], "kernel (5, 5) is larger than the padded input"),
-    (["--config.augment=rotate"], "unknown augment 'rotate'"),
+    (["--config.model.pooling=median"], "unknown pooling 'median'"),
+    (["--config.model.polling=avg"], "--config.model.polling: the config has no such field; "
+     "did you mean --config.model.pooling"),
+    (["--config.learning_rate=0.1"], "did you mean --config.optimizer.learning_rate"),
+    (["--config.augment.name=rotate"], "config.augment.name='rotate': must be one of"),
+    (["--config.model.conv_features=(3"], "setting conv_features=('(3',) should be like"),
+    (["--config=/nonexistent/config.py"], "No such file or directory"),
+    (["--model=lenet5", "--config=convnets/configs/best.py"], "--model sets the default"),
+    (["--model=lenet5", "--config.data.preprocess=scale"], "cannot take the 28x28x1 inputs"),
+    (["--experiment=polling"], "unknown experiment 'polling'; did you mean pooling?"),
+    (["--experiment=pooling", "--variants="], "--variants is empty"),
+    (["--config.data.train_subset=70000"], "config.data.train_subset=70000: larger than"),
+    (["stray"], "unexpected arguments: stray"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(args, message, tmp_path):
   workdir = tmp_path / "run"
@@ -53,14 +64,14 @@ def test_corrupt_data_file_is_named(tmp_path):
 
 def test_a_tiny_run_end_to_end(tmp_path):
   workdir = tmp_path / "run"
-  result = run_cli(f"--workdir={workdir}", "--model=mlp_300", "--seed=3",
-                   "--config.train_subset=500", "--config.epochs=1")
+  result = run_cli(f"--workdir={workdir}", "--model=mlp_300", "--config.seed=3",
+                   "--config.data.train_subset=500", "--config.epochs=1")
   assert result.returncode == 0, result.stderr[-2000:]
   assert "test accuracy" in result.stdout and "epoch   1/1" in result.stdout
   summary = json.loads((workdir / "summary.json").read_text())
   assert summary["model"] == "mlp_300" and summary["seed"] == 3 and summary["epochs"] == 1
   # The same workdir again is refused and keeps the first results.
-  again = run_cli(f"--workdir={workdir}", "--model=mlp_300", "--config.train_subset=500",
-                  "--config.epochs=1")
+  again = run_cli(f"--workdir={workdir}", "--model=mlp_300",
+                  "--config.data.train_subset=500", "--config.epochs=1")
   assert again.returncode != 0 and "already holds results" in again.stderr
   assert json.loads((workdir / "summary.json").read_text()) == summary

@@ -3,6 +3,7 @@ its totals agree with the initialised models."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -12,9 +13,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from convnets import models
+from convnets import cli, models
 from convnets.configs.default import get_config
-from convnets.describe import count_connections, describe, layer_table
+from convnets.describe import count_connections, default_input_shape, describe, layer_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -103,10 +104,9 @@ def test_describe_prints_an_aligned_markdown_table():
 
 
 def test_describe_takes_the_config_settings():
-  """None settings (the config's placeholders) keep the model's defaults."""
   config = get_config()
-  config.model_kwargs.activation = "tanh"
-  text = describe(config.model, config.model_kwargs)
+  config.model.activation = "tanh"
+  text = describe(config.model.name, models.settings(config.model))
   assert "activation='tanh'" in text and "pooling='max'" in text
   with pytest.raises(ValueError, match="no setting"):
     describe("convnet", {"units": 3})
@@ -123,3 +123,27 @@ def test_run_experiment_describe_prints_and_does_not_train(tmp_path):
   assert result.returncode == 0, result.stderr
   assert "238,510 parameters" in result.stdout
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_registered_model_describes_with_its_defaults(name):
+  text = cli.describe(get_config(name))
+  params = sum(x.size for x in jax.tree.leaves(jax.eval_shape(
+      models.create(name).init, jax.random.key(0),
+      jnp.zeros((1, *default_input_shape(name))))["params"]))
+  assert text.startswith(f"{name}: ") and f"{params:,} parameters" in text
+
+
+def test_lenet5_describes_and_trains_from_the_command_line_alone(tmp_path):
+  described = subprocess.run(
+      [sys.executable, "run_experiment.py", "--model=lenet5", "--describe"], cwd=ROOT,
+      capture_output=True, text=True, timeout=120)
+  assert described.returncode == 0, described.stderr
+  assert "input: 32x32x1" in described.stdout and "60,000 parameters" in described.stdout
+  trained = subprocess.run(
+      [sys.executable, "run_experiment.py", "--model=lenet5", "--config.epochs=1",
+       "--config.data.train_subset=256", f"--workdir={tmp_path / 'run'}"], cwd=ROOT,
+      capture_output=True, text=True, timeout=300)
+  assert trained.returncode == 0, trained.stderr[-2000:]
+  summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+  assert summary["model"] == "lenet5" and summary["preprocess"] == "lecun_pad32"

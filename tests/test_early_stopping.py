@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from convnets.configs import configure
 from convnets.configs.default import get_config
 from convnets.experiment.trained import load_run, logits
 from convnets.train import train_and_evaluate
@@ -47,12 +48,10 @@ def test_keep_best_picks_per_seed():
 def overfit_config(**overrides):
   """200 training digits, no augmentation, a constant learning rate: the
   validation error stops improving within a few dozen epochs."""
-  config = get_config()
-  config.update(dict(model="mlp_300", train_subset=200, batch_size=50, epochs=60,
-                     augment="none", schedule="constant", learning_rate=1e-3,
-                     early_stopping_patience=PATIENCE))
-  config.update(overrides)
-  return config
+  return configure(get_config(), {
+      "model.name": "mlp_300", "data.train_subset": 200, "batch_size": 50, "epochs": 60,
+      "augment.name": "none", "optimizer.schedule": "constant",
+      "optimizer.learning_rate": 1e-3, "early_stopping_patience": PATIENCE, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +83,7 @@ def test_overfit_run_stops_patience_epochs_after_its_best(runs):
 def test_the_best_epochs_variables_are_restored_saved_and_tested(runs, mnist, tmp_path):
   root, alone, _ = runs
   summary = alone[0]
-  run = load_run(str(root / "alone0"), mnist)
+  run = load_run(str(root / "alone0"))
   predictions = logits(run.model, run.variables, mnist.test.images, run.preprocess).argmax(-1)
   assert summary["test_accuracy"] == pytest.approx(
       float((predictions == mnist.test.labels).mean()), abs=1e-6)

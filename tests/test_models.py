@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import pytest
 
 from convnets import models
+from convnets.data.preprocessing import input_shape
 
 
 def n_params(model, input_shape=(28, 28, 1)) -> int:
@@ -36,19 +37,43 @@ def test_models_map_images_to_ten_logits(name):
   assert model.apply(variables, x).shape == (3, 10)
 
 
-def test_unknown_model_lists_the_known_ones():
-  with pytest.raises(ValueError, match="unknown model 'lenet9'; known models: convnet, mlp_300"):
+def test_unknown_model_lists_close_and_known_ones():
+  with pytest.raises(ValueError, match="unknown model 'lenet9'; did you mean lenet5.*known "
+                     "models: convnet, mlp_300"):
     models.create("lenet9")
 
 
-def test_unknown_setting_is_named():
+def test_unknown_setting_is_named_with_close_matches():
   with pytest.raises(ValueError, match="model 'mlp_300' has no setting 'pooling'"):
     models.create("mlp_300", pooling="avg")
+  with pytest.raises(ValueError, match="no setting 'activaton'; did you mean activation"):
+    models.config("mlp_300", activaton="tanh")
 
 
-def test_none_settings_keep_the_model_default():
-  model = models.create("mlp_300", activation=None, pooling=None)
-  assert model.activation == models.hyperparameters("mlp_300")["activation"]
+@pytest.mark.parametrize("setting", [{"hidden": 300}, {"dropout": "0.5"},
+                                     {"batch_norm": 1}, {"hidden": (300.5,)}])
+def test_a_setting_of_the_wrong_type_is_named(setting):
+  (key, value), = setting.items()
+  with pytest.raises(ValueError, match=f"setting {key}=.* should be like its default"):
+    models.config("mlp_300", **setting)
+
+
+def test_config_section_holds_the_name_and_every_setting_at_its_default():
+  section = models.config("convnet", activation="tanh")
+  defaults = models.hyperparameters("convnet")
+  assert section.name == "convnet" and section.activation == "tanh"
+  assert set(section.keys()) == {"name", *defaults}
+  assert {k: v for k, v in models.settings(section).items() if k != "activation"} == {
+      k: v for k, v in defaults.items() if k != "activation"}
+  assert models.build(section).activation == "tanh"
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_model_takes_the_input_of_its_own_preprocessing(name):
+  shape = input_shape(models.default_preprocess(name))
+  variables = jax.eval_shape(models.build(models.config(name)).init, jax.random.key(0),
+                             jnp.zeros((1, *shape)))
+  assert variables["params"]
 
 
 @pytest.mark.parametrize("setting", [{"pooling": "median"}, {"conv_mode": "fft"},

@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 
+from convnets.configs import configure
 from convnets.configs.default import get_config
 from convnets.train import train_and_evaluate
 from convnets.train.loop import train_seeds
@@ -19,23 +20,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def small_config(**overrides):
-  config = get_config()
-  config.update(dict(model="convnet", train_subset=1024, epochs=2, batch_size=64))
-  config.update(overrides)
-  return config
+  return configure(get_config(), {"data.train_subset": 1024, "epochs": 2, "batch_size": 64,
+                                  **overrides})
 
 
 def test_eight_devices_match_one_device(tmp_path):
   """The same run sharded over 8 (fake CPU) devices gives the same metrics."""
   script = textwrap.dedent(f"""
       import json, jax
+      from convnets.configs import configure
       from convnets.configs.default import get_config
       from convnets.train import train_and_evaluate
       assert jax.device_count() == 8, jax.devices()
       out = {{}}
       for n in (1, 8):
-        config = get_config()
-        config.update(dict(train_subset=1024, epochs=2, batch_size=64, num_devices=n))
+        config = configure(get_config(), {{"data.train_subset": 1024, "epochs": 2,
+                                          "batch_size": 64, "num_devices": n}})
         out[n] = train_and_evaluate(config, {str(tmp_path)!r} + f"/d{{n}}", log=lambda s: None)
       print(json.dumps(out))
   """)
@@ -60,7 +60,7 @@ def test_batch_not_divisible_by_devices_is_refused(tmp_path):
       from convnets.configs.default import get_config
       from convnets.train import train_and_evaluate
       config = get_config()
-      config.update(dict(batch_size=60, num_devices=8))
+      config.batch_size, config.num_devices = 60, 8
       train_and_evaluate(config, {str(tmp_path / "run")!r})
   """)
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
@@ -73,11 +73,11 @@ def test_batch_not_divisible_by_devices_is_refused(tmp_path):
 
 
 def test_seeds_in_lockstep_match_seeds_one_by_one(mnist, tmp_path):
-  config = small_config(model="mlp_300", epochs=2)
+  config = small_config(**{"model.name": "mlp_300"})
   together = train_seeds(config, [0, 1], [str(tmp_path / "t0"), str(tmp_path / "t1")],
                          data=mnist, log=lambda s: None)
   for seed, summary in zip([0, 1], together):
-    alone = train_and_evaluate(small_config(model="mlp_300", epochs=2, seed=seed),
+    alone = train_and_evaluate(small_config(**{"model.name": "mlp_300", "seed": seed}),
                                str(tmp_path / f"a{seed}"), data=mnist, log=lambda s: None)
     assert summary["seed"] == seed and summary["seeds_trained_together"] == 2
     assert summary["test_accuracy"] == pytest.approx(alone["test_accuracy"], abs=2e-3)

@@ -91,16 +91,18 @@ def test_every_name_is_known_and_the_old_ones_are_unchanged():
 
 @pytest.mark.parametrize("name", ["zca", "per_image"])
 def test_a_trained_run_reads_back_with_its_fitted_preprocessing(mnist, tmp_path, name):
-  # Reading a run back refits its whitening to the same training examples,
-  # so its logits reproduce the test accuracy measured in training.
+  # A run reads back with the whitening it saved, fitted to its training
+  # examples, so its logits reproduce the test accuracy measured in training.
+  from convnets.configs import configure
   from convnets.configs.default import get_config
   from convnets.experiment.trained import load_run, logits
   from convnets.train import train_and_evaluate
 
-  config = get_config()
-  config.update(model="mlp_300", preprocess=name, train_subset=2000, epochs=1, augment="none")
+  config = configure(get_config(), {"model.name": "mlp_300", "data.preprocess": name,
+                                    "data.train_subset": 2000, "epochs": 1,
+                                    "augment.name": "none"})
   summary = train_and_evaluate(config, str(tmp_path / name), data=mnist, log=lambda line: None)
-  run = load_run(str(tmp_path / name), mnist)
+  run = load_run(str(tmp_path / name))
   predictions = logits(run.model, run.variables, mnist.test.images, run.preprocess).argmax(-1)
   assert summary["test_accuracy"] > 0.5
   assert summary["test_accuracy"] == pytest.approx(
