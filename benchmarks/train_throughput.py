@@ -31,8 +31,6 @@ from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {"convnet": 0.99, "lenet5": 0.99, "mlp_300": 0.98}
-# Config overrides a model needs beyond --model (its input preprocessing).
-MODEL_OVERRIDES = {"lenet5": ["--config.preprocess=lecun_pad32"]}
 
 flags.DEFINE_list("models", ["convnet", "lenet5", "mlp_300"], "Registered model names.")
 flags.DEFINE_list("batch_sizes", ["64", "128", "256", "512"], "Batch sizes to time.")
@@ -46,9 +44,9 @@ FLAGS = flags.FLAGS
 def run_once(model: str, batch_size: int, workdir: str) -> dict:
   """Launch one training command and measure it from the outside."""
   command = [sys.executable, os.path.join(ROOT, "run_experiment.py"), f"--model={model}",
-             f"--workdir={workdir}", f"--seed={FLAGS.seed}",
+             f"--workdir={workdir}", f"--config.seed={FLAGS.seed}",
              f"--config.batch_size={batch_size}", f"--config.epochs={FLAGS.epochs}",
-             "--config.test_every_epoch=True", *MODEL_OVERRIDES.get(model, [])]
+             "--config.test_every_epoch=True"]
   if FLAGS.data_dir:
     command.append(f"--data_dir={FLAGS.data_dir}")
   start = time.time()

@@ -14,8 +14,8 @@ def use_fast_malloc() -> None:
   """Re-run this process with tcmalloc preloaded, when it is installed.
 
   XLA's CPU runtime allocates and frees many buffers per step; glibc's malloc
-  returns them to the OS and pays page faults again (measured up to 1.8x
-  slower on the lecture ConvNet). tcmalloc keeps them. Set
+  returns them to the OS and pays page faults again
+  (``benchmarks/train_loop.py`` times both allocators). tcmalloc keeps them. Set
   ``CONVNETS_NO_TCMALLOC=1`` to opt out.
   """
   if os.environ.get(OPT_OUT) or "tcmalloc" in os.environ.get("LD_PRELOAD", ""):

@@ -55,28 +55,18 @@ IntOrPair = Union[int, Sequence[int]]
 MODES = ("xcorr", "conv")
 IMPLS = ("auto", "xla", "im2col", "handgrad", "xla_handgrad", "naive")
 
-# Measured with benchmarks/conv_pool.py (forward + backward at batch 128,
-# tcmalloc preloaded; results/benchmarks/conv_pool_cpu.md) and end to end. On
-# CPU, XLA's convolution is fast forward but slow to differentiate (its
-# kernel gradient above all), and im2col's patch matrix is slow to build for
-# large batches: the `best` config's 32-map 5x5 layer at evaluation batch 1000
-# took 194 ms with XLA and 545 ms with im2col (forward). "xla_handgrad" takes
-# XLA's forward pass and the hand-written gradient: on that config, 100
-# training steps took 21.5-23.9 s with it, 23.3-26.5 s with im2col and
-# 35.8-37.5 s with XLA, and validation 2.3 s against 5.7-6.4 s with im2col
-# (interleaved, quiet). Layer by layer it was fastest on the 32-map 3x3 layer
-# in both benchmark runs that timed it, and on the 20-map 5x5 one in one of
-# the two (im2col in the other). On few input maps it is slow: LeNet-5's C3
-# (6 maps) took 16.6 ms with im2col, 19.5 with XLA, 30.2 with xla_handgrad,
-# whose input gradient is an XLA convolution producing only 6 maps. On 16-map 3x3 layers
-# (patch rows of 144 values) XLA's own gradient ties or wins. So ``auto``
-# picks the "few maps" impl up to FEW_INPUT_MAPS input maps, the "long rows"
-# impl from LONG_PATCH_ROW values per patch row (kh * kw * in_maps), and the
-# "short rows" impl between.
-# On an H200 GPU (results/benchmarks/conv_pool_gpu.md) im2col won on 4 of the
-# 5 layers timed (1.75x on conv1, 1.34x on conv2, 1.85x on LeNet-5's C3; XLA
-# 9% faster only on the 28x28x16 3x3 layer); xla_handgrad was not timed there.
-# TPU, not measured, uses XLA's.
+# Chosen per backend from benchmarks/conv_pool.py (forward + backward of each
+# implementation on the project's layers; results/benchmarks/conv_pool_*.json)
+# and from end-to-end runs. On CPU, XLA's convolution is fast forward but slow
+# to differentiate (its kernel gradient above all), and im2col's patch matrix
+# is slow to build for large batches: "xla_handgrad" takes XLA's forward pass
+# with the hand-written gradient and wins on long patch rows; on few input
+# maps its input gradient, an XLA convolution producing only those few maps,
+# is slow, and im2col wins; between, XLA's own gradient ties or wins. So
+# ``auto`` picks the "few maps" impl up to FEW_INPUT_MAPS input maps, the
+# "long rows" impl from LONG_PATCH_ROW values per patch row (kh * kw *
+# in_maps), and the "short rows" impl between. On a GPU im2col won on most
+# layers timed; the TPU, not benchmarked, uses XLA's.
 FEW_INPUT_MAPS = 8
 LONG_PATCH_ROW = 150
 AUTO_IMPL = {

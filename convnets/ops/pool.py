@@ -16,15 +16,15 @@ Two layouts of the regions, chosen by shape, compute the same values:
 
 * non-overlapping, unpadded regions (the lecture's 2x2 pooling): a reshape to
   ``(N, out_h, kh, out_w, kw, C)`` reduced over the ``kh`` and ``kw`` axes. Max
-  pooling there has a hand-written gradient (:func:`_max_pool_blocks`), 2.5x
-  faster on CPU than autodiff's tie-splitting one;
+  pooling there has a hand-written gradient (:func:`_max_pool_blocks`), faster
+  on CPU than autodiff's tie-splitting one (``benchmarks/conv_pool.py``);
 * anything else: a patch tensor (``kh * kw`` strided slices stacked on a new
   axis, :func:`convnets.ops.extract_patches`) reduced over that axis; max
   pooling there reads each region's first maximum, so both paths send a tied
   region's gradient to the same single unit.
 
 Neither uses ``lax.reduce_window``, whose max-pool gradient lowers to
-``select_and_scatter``, several times slower on CPU.
+``select_and_scatter``, much slower on CPU.
 """
 
 from __future__ import annotations
