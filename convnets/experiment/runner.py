@@ -24,23 +24,17 @@ import jax
 from ml_collections import ConfigDict
 
 from convnets import models
-from convnets.configs import set_dotted
-from convnets.data import MNIST, preprocessing
+from convnets.configs import configure
+from convnets.data import MNIST
 from convnets.describe import count_connections
 from convnets.experiment import plots, report, stats
 from convnets.experiment.spec import (QUICK_EPOCHS, QUICK_EXAMPLES, Experiment, Figure,
                                      Settings, Variant)
 from convnets.train import check_config, loop
+from convnets.train.pipeline import model_input_shape
 from convnets.train.workdir import WorkdirError, read_jsonl, write_json
 
 Log = Callable[[str], None]
-
-
-def configure(base: ConfigDict, overrides: dict[str, Any]) -> ConfigDict:
-  """A copy of ``base`` with dotted keys set, e.g. ``{"model_kwargs.pooling":
-  "avg"}``. The copy is unlocked, so overrides may add model settings that the
-  base config has no field for (``model_kwargs.hidden``)."""
-  return set_dotted(ConfigDict(base.to_dict()), overrides)
 
 
 def quick_data(data: MNIST, examples: int = QUICK_EXAMPLES) -> MNIST:
@@ -49,11 +43,9 @@ def quick_data(data: MNIST, examples: int = QUICK_EXAMPLES) -> MNIST:
 
 
 # Whether a variant's seeds train together (vmapped in lockstep, one compiled
-# program) or one after another. Measured on 2 CPU cores (3 seeds, 2 epochs
-# of 10,000 examples): together, each seed's epoch took 1.5x as long for the
-# simple ConvNet and 3.5x for a 2-layer ConvNet through XLA's convolution,
-# which outweighs the compilations saved in full-length runs. Accelerators
-# have the parallelism to spare.
+# program) or one after another. A CPU's few cores are already busy with one
+# seed, so stacking seeds makes each epoch slower than the compilations it
+# saves; accelerators have the parallelism to spare.
 SEEDS_TOGETHER = {"cpu": False}
 
 
@@ -136,14 +128,13 @@ def check_workdir(workdir: str, overwrite: bool, resume: bool = False) -> None:
 
 def _variant_record(variant: Variant, config: ConfigDict, runs: list[dict[str, Any]],
                     root: str) -> dict[str, Any]:
-  kwargs = {k: v for k, v in config.model_kwargs.to_dict().items() if v is not None}
+  settings = models.settings(config.model)
   record = {
       "name": variant.name, "label": variant.label, "family": variant.family,
       "coords": dict(variant.coords), "overrides": dict(variant.overrides),
-      "model": config.model, "model_kwargs": kwargs, "epochs": config.epochs,
+      "model": config.model.name, "model_kwargs": settings, "epochs": config.epochs,
       "params": runs[0]["params"],
-      "connections": count_connections(config.model, kwargs,
-                                       preprocessing.input_shape(config.preprocess)),
+      "connections": count_connections(config.model.name, settings, model_input_shape(config)),
       "test_error": stats.spread([r["test_error"] for r in runs]),
       "valid_error": stats.spread([r["valid_error"] for r in runs]),
       "seconds_per_epoch": stats.spread([r["seconds_per_epoch"] for r in runs]),
@@ -209,11 +200,12 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
   configs = {v.name: configure(shared, {**v.overrides, **imposed}) for v in variants}
   if settings.quick:  # a smoke run keeps any warm-up, shortened to fit its one epoch
     for variant_config in configs.values():
-      variant_config.warmup_epochs = min(variant_config.warmup_epochs, epochs / 2)
+      optimizer = variant_config.optimizer
+      optimizer.warmup_epochs = min(optimizer.warmup_epochs, epochs / 2)
   for name, variant_config in configs.items():
     try:
       check_config(variant_config)
-      models.create(variant_config.model, **variant_config.model_kwargs)
+      models.build(variant_config.model)
     except ValueError as e:
       raise ValueError(f"experiment {experiment.name!r}, variant {name!r}: {e}") from None
   check_workdir(workdir, overwrite, resume)
