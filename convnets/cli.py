@@ -22,6 +22,7 @@ import difflib
 import importlib.util
 import os
 import re
+import signal
 import sys
 from typing import Protocol, Sequence
 
@@ -217,6 +218,9 @@ def train_one(config: ConfigDict) -> None:
   workdir = FLAGS.workdir or default_workdir(config.model.name)
   s = train_and_evaluate(config, workdir, data_dir=FLAGS.data_dir, download=FLAGS.download,
                          overwrite=FLAGS.overwrite)
+  if s["status"] != "finished":
+    sys.exit(f"error: the run diverged at epoch {s['diverged_epoch']} (its loss is not finite; "
+             f"its summary in {workdir} says so): lower config.optimizer.learning_rate")
   print(f"\n{s['model']} ({s['params']:,} parameters), seed {s['seed']}: test accuracy "
         f"{s['test_accuracy']:.4f} (error {100 * s['test_error']:.2f}%), valid accuracy "
         f"{s['valid_accuracy']:.4f}; {s['epochs']} epochs in {s['train_seconds']:.1f}s "
@@ -232,6 +236,7 @@ def main(argv: list[str], *, catalogue: Catalogue) -> None:
   # JAX logs every backend it probes (no TPU here, ...) at INFO.
   logging.set_verbosity(logging.WARNING)
   from convnets.runtime import maybe_initialize_distributed
+  from convnets.train.interrupts import Interrupted, exit_code
   maybe_initialize_distributed()
   config = _CONFIG.value
   try:
@@ -243,4 +248,10 @@ def main(argv: list[str], *, catalogue: Catalogue) -> None:
       train_one(config)
   except ValueError as e:  # DataError, WorkdirError, ConfigError are ValueErrors
     sys.exit(f"error: {e}")
+  except Interrupted as e:
+    print(f"interrupted: {e}", file=sys.stderr)
+    sys.exit(exit_code(e.signum))
+  except KeyboardInterrupt:
+    print("interrupted before training started: nothing to resume", file=sys.stderr)
+    sys.exit(exit_code(signal.SIGINT))
 

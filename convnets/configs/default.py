@@ -61,6 +61,10 @@ def get_config(model: str = "convnet") -> ConfigDict:
   # epochs and restore the best epoch's variables (0 = train all epochs).
   config.early_stopping_patience = 0
   config.loop = "auto"                # "python" (one jit call per step), "scan" (one per epoch)
+  # Orbax checkpoints of the whole train state, to resume an interrupted run:
+  # after every epoch, and within an epoch (config.loop="python") once this
+  # many minutes have passed since the last; the last `keep` are kept.
+  config.checkpoint = ConfigDict(dict(every_minutes=10.0, keep=2, asynchronous=True))
   config.num_devices = 0              # data parallelism over this many devices (0 = all)
   config.test_every_epoch = False     # record test accuracy per epoch (time-to-accuracy only)
   config.seed = 0

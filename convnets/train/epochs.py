@@ -39,10 +39,13 @@ def _sums(lockstep: Lockstep) -> dict[str, jax.Array]:
 def make_epoch_runner(*, train_step: Callable, pipeline: Pipeline, batch_size: int, steps: int,
                       loop: str, lockstep: Lockstep, placement: Placement
                       ) -> tuple[Callable, Callable]:
-  """``(compile(state, order), run_epoch(state, order, on_step=None))``: one
-  epoch of ``steps`` batches of ``pipeline.train`` in ``order``, returning
-  ``(state, metric sums)``; ``state`` and ``order`` carry the models axis of
-  ``lockstep``."""
+  """``(compile(state, order), run_epoch(state, order, start=0, totals=None,
+  on_step=None))``: one epoch of ``steps`` batches of ``pipeline.train`` in
+  ``order``, returning ``(state, metric sums)``; ``state`` and ``order`` carry
+  the models axis of ``lockstep``. The Python loop can start at step
+  ``start`` with the partial sums ``totals`` (a resumed epoch) and calls
+  ``on_step(done, state, totals)`` after each step; the scan loop runs whole
+  epochs only."""
 
   def step_on_device(state: TrainState, totals, split: DeviceSplit, order, index):
     images, labels = batch_at(split, order, index, batch_size)
@@ -57,12 +60,12 @@ def make_epoch_runner(*, train_step: Callable, pipeline: Pipeline, batch_size: i
   if loop == "python":
     step = jax.jit(step_all, donate_argnums=(0, 1))
 
-    def run_epoch(state, order, on_step=None):
-      totals = _sums(lockstep)
-      for i in range(steps):
+    def run_epoch(state, order, start=0, totals=None, on_step=None):
+      totals = _sums(lockstep) if totals is None else totals
+      for i in range(start, steps):
         state, totals = step(state, totals, split, order, i)
         if on_step is not None:
-          on_step(i + 1, state)
+          on_step(i + 1, state, totals)
       return state, totals
 
     return (lambda state, order: step.lower(state, _sums(lockstep), split, order, 0).compile(),
@@ -76,8 +79,13 @@ def make_epoch_runner(*, train_step: Callable, pipeline: Pipeline, batch_size: i
 
   # The split is an argument, not a closed-over constant baked into the program.
   epoch_jit = jax.jit(epoch, donate_argnums=(0,))
-  return (lambda state, order: epoch_jit.lower(state, split, order).compile(),
-          lambda state, order, on_step=None: epoch_jit(state, split, order))
+  def run_whole_epoch(state, order, start=0, totals=None, on_step=None):
+    if start:
+      raise ValueError("the scan loop runs whole epochs only; resume a checkpoint taken "
+                       "within an epoch with config.loop='python'")
+    return epoch_jit(state, split, order)
+
+  return lambda state, order: epoch_jit.lower(state, split, order).compile(), run_whole_epoch
 
 
 def make_evaluator(*, model, pipeline: Pipeline, chunk: int, lockstep: Lockstep,
@@ -116,6 +124,7 @@ class Progress:
     self.enabled = stream.isatty()
 
   def __call__(self, done: int, state: TrainState) -> None:
+    """Show ``done`` of the epoch's steps (syncing with the device)."""
     if not self.enabled or (done % self.every and done != self.steps):
       return
     jax.block_until_ready(state.step)

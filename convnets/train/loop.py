@@ -14,25 +14,23 @@ variables are restored, saved and tested (:mod:`convnets.train.early_stopping`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import math
-import os
 import time
 from typing import Any, Callable, Sequence
 
 import jax
-import numpy as np
 import optax
 from ml_collections import ConfigDict
 
 from convnets import models
 from convnets.data import MNIST, load
 from convnets.data.device import epoch_permutation
-from convnets.train import records
+from convnets.train import fit, interrupts, records, resume
 from convnets.train import workdir as workdir_lib
+from convnets.train.checkpoints import Snapshot
 from convnets.train.checks import check_config, check_divisible, check_model_input
-from convnets.train.early_stopping import EarlyStopping, keep_best
-from convnets.train.epochs import Progress, make_epoch_runner, make_evaluator, resolve_loop
+from convnets.train.epochs import make_epoch_runner, make_evaluator, resolve_loop
 from convnets.train.optim import learning_rate_schedule, make_optimizer
 from convnets.train.pipeline import Pipeline, build_pipeline, model_input_shape, preprocess_name
 from convnets.train.placement import Lockstep, Placement
@@ -91,87 +89,21 @@ def compile_all(trainer: Trainer, pipeline: Pipeline) -> float:
   return time.perf_counter() - t
 
 
-def train_epoch(config: ConfigDict, trainer: Trainer, pipeline: Pipeline, epoch: int
-                ) -> tuple[list[dict[str, Any]], records.EpochTiming]:
-  """Train one epoch, validate (and test, with ``config.test_every_epoch``);
-  returns each seed's record of it and the epoch's timing."""
-  t = time.perf_counter()
-  trainer.state, totals = trainer.run_epoch(trainer.state, trainer.orders(epoch),
-                                            Progress(epoch, config.epochs, trainer.steps))
-  totals = {k: np.atleast_1d(v) for k, v in jax.device_get(totals).items()}
-  train_seconds = time.perf_counter() - t
-  t = time.perf_counter()
-  valid = trainer.evaluate(trainer.state.variables(), pipeline.valid)
-  # For time-to-accuracy benchmarks only: choosing anything by it would fit the test set.
-  test = (trainer.evaluate(trainer.state.variables(), pipeline.test)
-          if config.test_every_epoch else None)
-  timing = records.EpochTiming(train=train_seconds, evaluate=time.perf_counter() - t,
-                               examples=trainer.steps * config.batch_size)
-  rate = float(trainer.schedule(epoch * trainer.steps - 1))
-  return records.epoch_records(epoch, totals, valid, test, rate, timing), timing
-
-
-@dataclasses.dataclass
-class Trained:
-  """The outcome of the epochs: each seed's records, the variables to test
-  (the last epoch's, or each seed's best with early stopping), the wall time."""
-  histories: list[list[dict[str, Any]]]
-  variables: Any
-  stopping: EarlyStopping | None
-  train_seconds: float
-
-
-def run_epochs(config: ConfigDict, trainer: Trainer, pipeline: Pipeline, *,
-               lockstep: Lockstep, workdirs: Sequence[str], primary: bool, log: Log) -> Trained:
-  """Train epoch by epoch until ``config.epochs``, early stopping or a
-  non-finite loss, appending each seed's record to its ``metrics.jsonl``."""
-  seeds = lockstep.seeds
-  histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
-  patience = config.early_stopping_patience
-  stopping = EarlyStopping.start(len(seeds), patience) if patience else None
-  kept, train_seconds = None, 0.0
-  for epoch in range(1, config.epochs + 1):
-    running = stopping.running if stopping else np.ones(len(seeds), bool)
-    epoch_records, timing = train_epoch(config, trainer, pipeline, epoch)
-    train_seconds += timing.train
-    for i in np.flatnonzero(running):  # a seed that stopped early keeps its own epochs
-      histories[i].append(epoch_records[i])
-      if primary:
-        workdir_lib.append_jsonl(os.path.join(workdirs[i], "metrics.jsonl"), epoch_records[i])
-    last = [h[-1] for h in histories]
-    log(records.epoch_line(epoch, config.epochs, last, timing))
-    if stopping is not None:
-      improved = stopping.update(epoch, [1.0 - r["valid_accuracy"] for r in epoch_records])
-      current = trainer.state.variables()
-      kept = keep_best(lockstep.select(improved), current, current if kept is None else kept)
-      for i in np.flatnonzero(stopping.stopped_epoch == epoch):
-        log(f"seed {seeds[i]}: no better validation error for {patience} epochs; stopped, "
-            f"restoring epoch {stopping.best_epoch[i]} (valid error "
-            f"{100 * stopping.best_error[i]:.2f}%)")
-      if stopping.done:
-        break
-    if not all(math.isfinite(r[k]) for r in last for k in ("train_loss", "valid_loss")):
-      log(f"epoch {epoch}: the loss is not finite (learning rate "
-          f"{config.optimizer.learning_rate:g} too large?); stopping")
-      break
-  variables = trainer.state.variables() if stopping is None else kept
-  return Trained(histories, variables, stopping, train_seconds)
-
-
-def run_facts(config: ConfigDict, trainer: Trainer, trained: Trained, *, seeds: int,
+def run_facts(config: ConfigDict, trainer: Trainer, done: Snapshot, *, seeds: int,
               devices: int, train_examples: int, compile_seconds: float, start: float
               ) -> dict[str, Any]:
   """The summary fields every seed of the run shares. With several seeds in
   lockstep, times are the shared wall time divided by the seeds."""
-  epochs_run = max(len(h) for h in trained.histories)
+  epochs_run = max(1, max(len(h) for h in done.histories))
+  train_seconds = max(done.train_seconds, 1e-9)
   return {
       "params": trainer.params,
       "preprocess": preprocess_name(config),
-      "train_seconds": trained.train_seconds / seeds,
+      "train_seconds": done.train_seconds / seeds,
       "compile_seconds": compile_seconds,
-      "seconds_per_epoch": trained.train_seconds / seeds / epochs_run,
+      "seconds_per_epoch": done.train_seconds / seeds / epochs_run,
       "examples_per_second": seeds * epochs_run * trainer.steps * config.batch_size
-                             / trained.train_seconds,
+                             / train_seconds,
       "total_seconds": time.perf_counter() - start,
       "seeds_trained_together": seeds,
       "peak_memory_mb": records.peak_memory_mb(),
@@ -182,33 +114,42 @@ def run_facts(config: ConfigDict, trainer: Trainer, trained: Trained, *, seeds: 
   }
 
 
-def finish(config: ConfigDict, trained: Trained, test: list[dict[str, float]], *,
+def finish(config: ConfigDict, done: Snapshot, test: list[dict[str, float]], *,
            lockstep: Lockstep, workdirs: Sequence[str], facts: dict[str, Any],
-           pipeline: Pipeline, primary: bool) -> list[dict[str, Any]]:
-  """Each seed's summary, written with its variables and curves."""
+           pipeline: Pipeline, primary: bool, log: Log) -> list[dict[str, Any]]:
+  """Each seed's summary: printed first, then written with its variables
+  and curves (``summary.json`` last)."""
+  variables = done.state.variables() if done.stopping is None else done.kept
   summaries = []
   for i, (seed, workdir) in enumerate(zip(lockstep.seeds, workdirs)):
-    history, stopping = trained.histories[i], trained.stopping
+    history, stopping = done.histories[i], done.stopping
     chosen = history[-1] if stopping is None else history[stopping.best_epoch[i] - 1]
     result = records.summary(config=config, seed=seed, history=history, chosen=chosen,
-                             test=test[i], facts=facts)
+                             test=test[i], facts=facts, diverged_epoch=int(done.diverged[i]))
     if stopping is not None:
       result.update(records.stopping_fields(stopping, i, len(history)))
+    log(records.result_line(result))
     if primary:
       records.write_outputs(workdir, result=result, history=history,
-                            variables=lockstep.take(trained.variables, i),
+                            variables=lockstep.take(variables, i),
                             preprocess_state=pipeline.preprocess_state)
     summaries.append(result)
   return summaries
 
 
-def prepare_workdirs(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str],
-                     overwrite: bool) -> None:
-  """Create each seed's workdir and write its ``config.json``."""
-  for seed, workdir in zip(seeds, workdirs):
-    workdir_lib.prepare(workdir, overwrite=overwrite)
-    workdir_lib.write_json(os.path.join(workdir, "config.json"),
-                           dict(config.to_dict(), seed=seed))
+def setup(config: ConfigDict, seeds: Sequence[int], data: MNIST | None, data_dir: str | None,
+          download: bool) -> tuple[Any, Placement, MNIST, Pipeline]:
+  """Check the config and the model's input, place the arrays, build the
+  data pipeline: everything that can fail before a file is written."""
+  check_config(config)
+  model = models.build(config.model)
+  placement = Placement(config.num_devices)
+  check_divisible(config, placement.num_devices)
+  check_model_input(model, config, model_input_shape(config), preprocess_name(config))
+  if data is None:
+    data = load(data_dir, source=config.data.source, download_missing=download,
+                train_size=config.data.train_size)
+  return model, placement, data, build_pipeline(config, data, placement)
 
 
 def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str], *,
@@ -218,39 +159,45 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   """Train one model per seed under ``config``, each into its own workdir;
   several seeds train together in lockstep (:class:`~convnets.train.placement.
   Lockstep`: same data set, each seed its own initialisation, data order and
-  augmentation). Returns one summary per seed."""
+  augmentation). A workdir that holds an unfinished run of the same config
+  resumes from its checkpoint (:mod:`convnets.train.resume`). Returns one
+  summary per seed."""
   start = time.perf_counter()
-  check_config(config)
   if len(seeds) != len(workdirs) or not seeds:
     raise ValueError(f"need one workdir per seed, got {len(seeds)} seeds and "
                      f"{len(workdirs)} workdirs")
   lockstep = Lockstep(tuple(seeds))
-  model = models.build(config.model)
-  placement = Placement(config.num_devices)
-  check_divisible(config, placement.num_devices)
-  check_model_input(model, config, model_input_shape(config), preprocess_name(config))
-  if data is None:
-    data = load(data_dir, source=config.data.source, download_missing=download,
-                train_size=config.data.train_size)
-  pipeline = build_pipeline(config, data, placement)
+  model, placement, data, pipeline = setup(config, seeds, data, data_dir, download)
   primary = jax.process_index() == 0  # in a multi-host job every process trains; one writes
-  if primary:
-    prepare_workdirs(config, seeds, workdirs, overwrite)
-
-  trainer = make_trainer(config, model=model, pipeline=pipeline, lockstep=lockstep,
-                         placement=placement)
-  log(records.start_line(config, params=trainer.params, steps=trainer.steps, seeds=seeds,
-                         examples=(pipeline.train_examples, len(data.valid), len(data.test)),
-                         devices=placement.num_devices, loop=trainer.loop))
-  compile_seconds = compile_all(trainer, pipeline)
-  trained = run_epochs(config, trainer, pipeline, lockstep=lockstep, workdirs=workdirs,
-                       primary=primary, log=log)
-  test = trainer.evaluate(trained.variables, pipeline.test)
-  facts = run_facts(config, trainer, trained, seeds=len(seeds), devices=placement.num_devices,
-                    train_examples=pipeline.train_examples, compile_seconds=compile_seconds,
-                    start=start)
-  return finish(config, trained, test, lockstep=lockstep, workdirs=workdirs, facts=facts,
-                pipeline=pipeline, primary=primary)
+  with contextlib.ExitStack() as held, interrupts.deferred():
+    plans = resume.claim(config, seeds, workdirs, overwrite=overwrite, primary=primary,
+                         held=held, log=log)
+    trainer = make_trainer(config, model=model, pipeline=pipeline, lockstep=lockstep,
+                           placement=placement)
+    log(records.start_line(config, params=trainer.params, steps=trainer.steps, seeds=seeds,
+                           examples=(pipeline.train_examples, len(data.valid), len(data.test)),
+                           devices=placement.num_devices, loop=trainer.loop))
+    compile_seconds = compile_all(trainer, pipeline)
+    snapshot, checkpoints = resume.start(config, trainer, lockstep, plans, workdirs, log)
+    try:
+      snapshot = dataclasses.replace(snapshot, state=placement.replicate(snapshot.state))
+      fit_ = fit.Fit(config=config, trainer=trainer, pipeline=pipeline, lockstep=lockstep,
+                     workdirs=workdirs, primary=primary, checkpoints=checkpoints, log=log)
+      done = fit.run_epochs(fit_, snapshot)
+    finally:
+      if checkpoints is not None:
+        checkpoints.close()
+    variables = done.state.variables() if done.stopping is None else done.kept
+    test = trainer.evaluate(variables, pipeline.test)
+    facts = run_facts(config, trainer, done, seeds=len(seeds), devices=placement.num_devices,
+                      train_examples=pipeline.train_examples, compile_seconds=compile_seconds,
+                      start=start)
+    summaries = finish(config, done, test, lockstep=lockstep, workdirs=workdirs, facts=facts,
+                       pipeline=pipeline, primary=primary, log=log)
+    if primary:
+      for workdir in workdirs:
+        workdir_lib.discard_replaced(workdir)
+  return summaries
 
 
 def train_and_evaluate(config: ConfigDict, workdir: str, **kwargs: Any) -> dict[str, Any]:

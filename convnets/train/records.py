@@ -77,24 +77,42 @@ def peak_memory_mb() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+FINISHED, DIVERGED = "finished", "diverged"
+
+
 def summary(*, config: ConfigDict, seed: int, history: Sequence[dict[str, Any]],
-            chosen: dict[str, Any], test: dict[str, float], facts: dict[str, Any]) -> dict[str, Any]:
-  """``summary.json`` of one seed: the tested numbers, those of the ``chosen``
-  epoch's record (the last, or the best when stopping early) and the run's
-  ``facts`` (parameters, timings, platform, ...)."""
+            chosen: dict[str, Any], test: dict[str, float], facts: dict[str, Any],
+            diverged_epoch: int) -> dict[str, Any]:
+  """``summary.json`` of one seed: its ``status``, the tested numbers, those
+  of the ``chosen`` epoch's record (the last, or the best when stopping
+  early) and the run's ``facts`` (parameters, timings, platform, ...). A run
+  that diverged (``diverged_epoch > 0``) has no numbers: they are None."""
+  diverged = diverged_epoch > 0
+  number = lambda value: None if diverged else value
   return {
+      "status": DIVERGED if diverged else FINISHED,
+      "diverged_epoch": diverged_epoch or None,
       "model": config.model.name,
       "model_kwargs": models.settings(config.model),
       "epochs": len(history),
       "seed": seed,
-      "test_accuracy": test["accuracy"],
-      "test_error": 1.0 - test["accuracy"],
-      "test_loss": test["loss"],
-      "valid_accuracy": chosen["valid_accuracy"],
-      "valid_error": 1.0 - chosen["valid_accuracy"],
-      "train_accuracy": chosen["train_accuracy"],
+      "test_accuracy": number(test["accuracy"]),
+      "test_error": number(1.0 - test["accuracy"]),
+      "test_loss": number(test["loss"]),
+      "valid_accuracy": number(chosen["valid_accuracy"]),
+      "valid_error": number(1.0 - chosen["valid_accuracy"]),
+      "train_accuracy": number(chosen["train_accuracy"]),
       **facts,
   }
+
+
+def result_line(result: dict[str, Any]) -> str:
+  """A seed's outcome in one line, printed before any of its files is written."""
+  if result["status"] == DIVERGED:
+    return (f"seed {result['seed']}: diverged at epoch {result['diverged_epoch']} (non-finite "
+            "loss): no test numbers")
+  return (f"seed {result['seed']}: test accuracy {result['test_accuracy']:.4f} (error "
+          f"{100 * result['test_error']:.2f}%), valid accuracy {result['valid_accuracy']:.4f}")
 
 
 def stopping_fields(stopping: EarlyStopping, i: int, epochs_run: int) -> dict[str, Any]:
@@ -111,9 +129,10 @@ def write_outputs(workdir: str, *, result: dict[str, Any], history: Sequence[dic
   ``summary.json`` marks the run finished."""
   workdir_lib.save_variables(workdir, jax.device_get(variables))
   save_preprocessor(workdir, preprocess_state)
+  outcome = ("diverged" if result["status"] == DIVERGED
+             else f"test error {100 * result['test_error']:.2f}%")
   plot_curves(history, os.path.join(workdir, "curves.png"),
-              f"{result['model']}, seed {result['seed']}: test error "
-              f"{100 * result['test_error']:.2f}%")
+              f"{result['model']}, seed {result['seed']}: {outcome}")
   workdir_lib.write_json(os.path.join(workdir, "summary.json"), result)
 
 

@@ -1,0 +1,44 @@
+"""One writer per run: an exclusive lock held for the run's lifetime.
+
+The lock is ``fcntl.flock`` on ``FOLDER/.lock``, which records the holder's
+host and process id; the kernel releases it when the process ends, however
+it ends (a kill -9 leaves no stale lock). A second process that would write
+the same folder is refused with one line naming the holder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+from typing import Iterator
+
+from convnets.train.workdir import WorkdirError, make_folder, writing
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def hold(folder: str, what: str = "trained") -> Iterator[None]:
+  """Hold ``folder``'s lock for the block (creating the folder), or raise
+  WorkdirError naming the process that holds it."""
+  make_folder(folder)
+  path = os.path.join(folder, LOCK_FILE)
+  with writing(path):
+    handle = open(path, "a+")
+  try:
+    try:
+      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      handle.seek(0)
+      holder = handle.read().strip() or "another process"
+      raise WorkdirError(f"{folder} is being {what} by {holder} (lock {path}); wait for it "
+                         f"to finish, or choose another --workdir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()} on {socket.gethostname()}")
+    handle.flush()
+    yield
+  finally:
+    handle.close()
