@@ -15,7 +15,6 @@ Layout of an experiment's folder ``W``:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Callable, Sequence
@@ -26,13 +25,14 @@ from ml_collections import ConfigDict
 from convnets import models
 from convnets.configs import configure
 from convnets.data import MNIST
-from convnets.describe import count_connections
-from convnets.experiment import plots, report, stats
+from convnets.experiment import plots, report, runs, stats
 from convnets.experiment.spec import (QUICK_EPOCHS, QUICK_EXAMPLES, Experiment, Figure,
                                      Settings, Variant)
-from convnets.train import check_config, loop
-from convnets.train.pipeline import model_input_shape
-from convnets.train.workdir import WorkdirError, read_jsonl, write_json
+from convnets.train import check_config, lock
+from convnets.train import workdir as workdir_lib
+from convnets.train.workdir import WorkdirError, write_json
+
+REPORT_LOCK = ".report.lock"
 
 Log = Callable[[str], None]
 
@@ -42,76 +42,6 @@ def quick_data(data: MNIST, examples: int = QUICK_EXAMPLES) -> MNIST:
   return MNIST(data.train.take(examples), data.valid.take(examples), data.test.take(examples))
 
 
-# Whether a variant's seeds train together (vmapped in lockstep, one compiled
-# program) or one after another. A CPU's few cores are already busy with one
-# seed, so stacking seeds makes each epoch slower than the compilations it
-# saves; accelerators have the parallelism to spare.
-SEEDS_TOGETHER = {"cpu": False}
-
-
-def finished_run(run_dir: str, config: ConfigDict, seed: int) -> dict[str, Any] | None:
-  """The summary of the run that finished in ``run_dir`` with exactly
-  ``config`` and ``seed``; None if no run finished there (no ``summary.json``).
-
-  Raises WorkdirError if the finished run was trained with another config, so
-  that a resumed experiment never mixes runs of different settings.
-  """
-  summary_path = os.path.join(run_dir, "summary.json")
-  if not os.path.isfile(summary_path):
-    return None
-  with open(os.path.join(run_dir, "config.json")) as f:
-    saved = json.load(f)
-  # Through JSON, so tuples compare equal to the lists they were saved as.
-  wanted = json.loads(json.dumps(dict(config.to_dict(), seed=seed)))
-  if saved != wanted:
-    differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
-    raise WorkdirError(f"{run_dir} holds a finished run trained with another config "
-                       f"({', '.join(differ)} differ); resume with the settings it was "
-                       f"started with, or choose a new --workdir")
-  with open(summary_path) as f:
-    return json.load(f)
-
-
-def train_seeds(config: ConfigDict, seeds: Sequence[int], workdir: str, *, data: MNIST,
-                overwrite: bool = False, resume: bool = False, log: Log = print,
-                together: bool | None = None) -> list[dict[str, Any]]:
-  """Train ``config`` once per seed, each run in ``workdir/seed<k>/``.
-
-  The one place where a variant meets its seeds: they train together
-  (:func:`convnets.train.loop.train_seeds`, vmapped) or one at a time, as
-  ``together`` says (None: ``SEEDS_TOGETHER`` for the backend, default together).
-  With ``resume``, a seed whose run already finished with this config is read
-  back instead of trained (:func:`finished_run`), and an unfinished run's
-  folder is trained afresh.
-
-  Returns:
-    Per seed, in order: the run's summary, plus ``curves`` (the per-epoch
-    records of ``metrics.jsonl``), ``workdir`` and ``read_back`` (whether
-    the run finished earlier).
-  """
-  dirs = {seed: os.path.join(workdir, f"seed{seed}") for seed in seeds}
-  summaries = {seed: finished_run(dirs[seed], config, seed) for seed in seeds} if resume else {}
-  done = [seed for seed in seeds if summaries.get(seed) is not None]
-  if done:
-    log(f"seed{'s' if len(done) > 1 else ''} {', '.join(map(str, done))} finished earlier: "
-        f"read back from {workdir}")
-  todo = [seed for seed in seeds if seed not in done]
-  if together is None:
-    together = SEEDS_TOGETHER.get(jax.default_backend(), True)
-  if todo and together:
-    log(f"seeds {', '.join(map(str, todo))} together -> {workdir}")
-    summaries.update(zip(todo, loop.train_seeds(config, todo, [dirs[s] for s in todo], data=data,
-                                                overwrite=overwrite or resume, log=log)))
-  elif todo:
-    for i, seed in enumerate(todo):
-      log(f"seed {seed} ({i + 1}/{len(todo)}) -> {dirs[seed]}")
-      summaries[seed], = loop.train_seeds(
-          config, [seed], [dirs[seed]], data=data, overwrite=overwrite or resume,
-          log=lambda line, seed=seed: log(f"seed {seed}: {line}"))
-  return [{**summaries[seed], "curves": read_jsonl(os.path.join(dirs[seed], "metrics.jsonl")),
-           "workdir": dirs[seed], "read_back": seed in done} for seed in seeds]
-
-
 def check_workdir(workdir: str, overwrite: bool, resume: bool = False) -> None:
   """Refuse a folder that already holds something, unless ``overwrite`` or ``resume``."""
   if overwrite and resume:
@@ -119,32 +49,52 @@ def check_workdir(workdir: str, overwrite: bool, resume: bool = False) -> None:
                        "finished runs in the workdir, --overwrite replaces them; pass one")
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise WorkdirError(f"workdir {workdir} is a file, not a folder; choose another --workdir")
-  if os.path.isdir(workdir) and os.listdir(workdir) and not (overwrite or resume):
+  contents = ([n for n in os.listdir(workdir) if not n.endswith(".lock")]
+              if os.path.isdir(workdir) else [])
+  if contents and not (overwrite or resume):
     raise WorkdirError(f"workdir {workdir} already holds results "
-                       f"({', '.join(sorted(os.listdir(workdir))[:5])}); choose a new "
-                       f"--workdir, pass --resume to keep its finished runs and train the "
-                       f"rest, or --overwrite to replace them")
+                       f"({', '.join(sorted(contents)[:5])}); choose a new --workdir, pass "
+                       f"--resume to keep its finished runs and train the rest, or "
+                       f"--overwrite to replace them (kept in "
+                       f"{workdir}{workdir_lib.REPLACED_SUFFIX} until the new ones finish)")
 
 
-def _variant_record(variant: Variant, config: ConfigDict, runs: list[dict[str, Any]],
-                    root: str) -> dict[str, Any]:
-  settings = models.settings(config.model)
-  record = {
-      "name": variant.name, "label": variant.label, "family": variant.family,
-      "coords": dict(variant.coords), "overrides": dict(variant.overrides),
-      "model": config.model.name, "model_kwargs": settings, "epochs": config.epochs,
-      "params": runs[0]["params"],
-      "connections": count_connections(config.model.name, settings, model_input_shape(config)),
-      "test_error": stats.spread([r["test_error"] for r in runs]),
-      "valid_error": stats.spread([r["valid_error"] for r in runs]),
-      "seconds_per_epoch": stats.spread([r["seconds_per_epoch"] for r in runs]),
-      "runs": [{**r, "workdir": os.path.relpath(r["workdir"], root)} for r in runs],
-  }
-  # Where the variant sits on every possible trend axis (spec.MEASURED and its coords).
-  record["x"] = {**{key: float(value) for key, value in variant.coords.items()},
-                 "params": record["params"], "connections": record["connections"],
-                 "seconds_per_epoch": record["seconds_per_epoch"]["mean"]}
-  return record
+def variant_configs(experiment: Experiment, variants: Sequence[Variant], config: ConfigDict,
+                    settings: Settings) -> tuple[ConfigDict, dict[str, ConfigDict]]:
+  """The shared config and each variant's, every one checked (model included)."""
+  epochs = settings.epochs or (QUICK_EPOCHS if settings.quick else experiment.epochs)
+  shared = configure(config, {**experiment.overrides, "epochs": epochs})
+  # A variant may set its own epochs; --config.epochs and --quick set every variant's.
+  imposed = {"epochs": epochs} if settings.epochs or settings.quick else {}
+  configs = {v.name: configure(shared, {**v.overrides, **imposed}) for v in variants}
+  for name, variant_config in configs.items():
+    if settings.quick:  # a smoke run keeps any warm-up, shortened to fit its one epoch
+      optimizer = variant_config.optimizer
+      optimizer.warmup_epochs = min(optimizer.warmup_epochs, epochs / 2)
+    try:
+      check_config(variant_config)
+      models.build(variant_config.model)
+    except ValueError as e:
+      raise ValueError(f"experiment {experiment.name!r}, variant {name!r}: {e}") from None
+  return shared, configs
+
+
+def gather(experiment: Experiment, configs: dict[str, ConfigDict],
+           trained: dict[str, list[dict[str, Any]]], settings: Settings, workdir: str
+           ) -> list[dict[str, Any]]:
+  """The records of every variant with finished runs in ``workdir``, in
+  declaration order: those trained now, and those finished earlier."""
+  records = []
+  for variant in experiment.variants:
+    if variant.name in trained:
+      found = trained[variant.name]
+    elif variant.name in configs:
+      found = runs.read_back(variant.name, configs[variant.name], settings.seeds, workdir)
+    else:
+      found = []
+    if found:
+      records.append(runs.variant_record(variant, configs[variant.name], found, workdir))
+  return records
 
 
 def _draw(experiment: Experiment, results: dict[str, Any], workdir: str) -> list[Figure]:
@@ -190,43 +140,50 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
   Returns what ``results.json`` holds.
   """
   start = time.perf_counter()
-  variants = experiment.select(list(settings.variants) if settings.variants else None)
-  epochs = settings.epochs or (QUICK_EPOCHS if settings.quick else experiment.epochs)
+  selected = experiment.select(list(settings.variants) if settings.variants else None)
   if settings.quick:
     data = quick_data(data)
-  shared = configure(config, {**experiment.overrides, "epochs": epochs})
-  # A variant may set its own epochs; --epochs and --quick set every variant's.
-  imposed = {"epochs": epochs} if settings.epochs or settings.quick else {}
-  configs = {v.name: configure(shared, {**v.overrides, **imposed}) for v in variants}
-  if settings.quick:  # a smoke run keeps any warm-up, shortened to fit its one epoch
-    for variant_config in configs.values():
-      optimizer = variant_config.optimizer
-      optimizer.warmup_epochs = min(optimizer.warmup_epochs, epochs / 2)
-  for name, variant_config in configs.items():
-    try:
-      check_config(variant_config)
-      models.build(variant_config.model)
-    except ValueError as e:
-      raise ValueError(f"experiment {experiment.name!r}, variant {name!r}: {e}") from None
+  # Every variant's config, so that the report can read back runs of variants
+  # not selected this time.
+  shared, configs = variant_configs(experiment, experiment.variants, config, settings)
   check_workdir(workdir, overwrite, resume)
-  os.makedirs(workdir, exist_ok=True)
-
-  records = []
-  for i, variant in enumerate(variants):
-    prefix = f"[{experiment.name} {i + 1}/{len(variants)} {variant.name}]"
+  workdir_lib.make_folder(workdir)
+  if overwrite:
+    aside = workdir_lib.set_aside(workdir)
+    if aside:
+      log(f"[{experiment.name}] earlier results moved to {aside}; deleted once this "
+          "experiment finishes")
+  trained = {}
+  for i, variant in enumerate(selected):
+    prefix = f"[{experiment.name} {i + 1}/{len(selected)} {variant.name}]"
     log(f"{prefix} {variant.label}: {len(settings.seeds)} seed(s), "
         f"{configs[variant.name].epochs} epoch(s)")
-    runs = train_seeds(configs[variant.name], settings.seeds,
-                       os.path.join(workdir, "runs", variant.name), data=data,
-                       overwrite=overwrite, resume=resume,
-                       log=lambda line, p=prefix: log(f"{p} {line}"))
-    records.append(_variant_record(variant, configs[variant.name], runs, workdir))
+    trained[variant.name] = runs.train_variant(
+        configs[variant.name], settings.seeds, workdir, variant.name, data=data,
+        resume_runs=resume, log=lambda line, p=prefix: log(f"{p} {line}"))
+  # Processes training disjoint variants into one workdir take turns here;
+  # each report covers every run finished so far.
+  with lock.hold(workdir, "reported", name=REPORT_LOCK):
+    records = gather(experiment, configs, trained, settings, workdir)
+    results = aggregate(experiment, records, settings, shared, data)
+    results = write_outputs(experiment, workdir, results, data, start)
+  workdir_lib.discard_replaced(workdir)
+  log(f"[{experiment.name}] done in {results['wall_seconds'] / 60:.1f} min: "
+      f"{os.path.join(workdir, 'results.md')}")
+  return results
 
-  names = [v.name for v in variants]
+
+def aggregate(experiment: Experiment, records: list[dict[str, Any]], settings: Settings,
+              shared: ConfigDict, data: MNIST) -> dict[str, Any]:
+  """What ``results.json`` holds before the analysis: settings, variants,
+  the reference and every variant's comparison with it."""
+  epochs = shared.epochs
+  names = [r["name"] for r in records]
   declared = experiment.reference in names
+  tested = [r for r in records if r["test_error"]["mean"] is not None] or records
   reference = (experiment.reference if declared else
-               min(records, key=lambda r: r["test_error"]["mean"])["name"])
-  results = {
+               min(tested, key=lambda r: r["test_error"]["mean"] or 0.0)["name"])
+  return {
       "experiment": experiment.name, "title": experiment.title,
       "question": experiment.question, "motivation": experiment.motivation,
       "method": experiment.method,
@@ -243,10 +200,6 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
                                     for r in records}, reference),
       "trends": [dataclasses.asdict(t) for t in experiment.trends],
   }
-  results = write_outputs(experiment, workdir, results, data, start)
-  log(f"[{experiment.name}] done in {results['wall_seconds'] / 60:.1f} min: "
-      f"{os.path.join(workdir, 'results.md')}")
-  return results
 
 
 def write_outputs(experiment: Experiment, workdir: str, results: dict[str, Any], data: MNIST,

@@ -20,11 +20,11 @@ LOCK_FILE = ".lock"
 
 
 @contextlib.contextmanager
-def hold(folder: str, what: str = "trained") -> Iterator[None]:
-  """Hold ``folder``'s lock for the block (creating the folder), or raise
-  WorkdirError naming the process that holds it."""
+def hold(folder: str, what: str = "trained", name: str = LOCK_FILE) -> Iterator[None]:
+  """Hold ``folder``'s lock ``name`` for the block (creating the folder), or
+  raise WorkdirError naming the process that holds it."""
   make_folder(folder)
-  path = os.path.join(folder, LOCK_FILE)
+  path = os.path.join(folder, name)
   with writing(path):
     handle = open(path, "a+")
   try:

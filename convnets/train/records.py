@@ -109,9 +109,9 @@ def summary(*, config: ConfigDict, seed: int, history: Sequence[dict[str, Any]],
 def result_line(result: dict[str, Any]) -> str:
   """A seed's outcome in one line, printed before any of its files is written."""
   if result["status"] == DIVERGED:
-    return (f"seed {result['seed']}: diverged at epoch {result['diverged_epoch']} (non-finite "
+    return (f"seed {result['seed']} diverged at epoch {result['diverged_epoch']} (non-finite "
             "loss): no test numbers")
-  return (f"seed {result['seed']}: test accuracy {result['test_accuracy']:.4f} (error "
+  return (f"seed {result['seed']} tested: accuracy {result['test_accuracy']:.4f} (error "
           f"{100 * result['test_error']:.2f}%), valid accuracy {result['valid_accuracy']:.4f}")
 
 

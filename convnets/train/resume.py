@@ -48,7 +48,7 @@ def differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
 
 def plan(workdir: str, wanted: dict[str, Any], overwrite: bool, log: Log) -> str:
   """:data:`FRESH` or :data:`RESUME` for ``workdir``, or a WorkdirError saying why not."""
-  contents = [n for n in os.listdir(workdir) if n != lock.LOCK_FILE]
+  contents = [n for n in os.listdir(workdir) if not n.endswith(".lock")]
   replace = ("choose a new --workdir, or pass --overwrite to replace it (the old results "
              f"are kept in {workdir}{workdir_lib.REPLACED_SUFFIX} until the new run finishes)")
   if not contents:

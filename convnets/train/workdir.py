@@ -67,11 +67,12 @@ def make_folder(path: str) -> None:
 
 
 def set_aside(workdir: str) -> str | None:
-  """Move ``workdir``'s contents (all but its lock) to ``workdir.replaced``,
+  """Move ``workdir``'s contents (all but its locks) to ``workdir.replaced``,
   which is kept until :func:`discard_replaced`; returns that folder, or None
   if ``workdir`` holds nothing. A ``.replaced`` folder left by an interrupted
   replacement holds the older finished results and is kept as it is."""
-  names = [n for n in os.listdir(workdir) if n != ".lock"] if os.path.isdir(workdir) else []
+  names = ([n for n in os.listdir(workdir) if not n.endswith(".lock")]
+           if os.path.isdir(workdir) else [])
   if not names:
     return None
   aside = workdir.rstrip(os.sep) + REPLACED_SUFFIX
