@@ -41,7 +41,7 @@ import jax.numpy as jnp
 
 from convnets import models
 from convnets.data import preprocessing
-from convnets.ops.conv import as_pair
+from convnets.ops.windows import as_pair
 
 COLUMNS = ("layer", "type", "output", "weights", "biases", "connections",
            "bias connections")

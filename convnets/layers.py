@@ -45,7 +45,7 @@ class Conv2D(nn.Module):
   def __call__(self, x: jax.Array, add_bias: bool = True
                ) -> jax.Array | tuple[jax.Array, jax.Array | None]:
     """Feature maps; with ``add_bias=False``, ``(maps without bias, bias)``."""
-    kh, kw = ops.conv.as_pair(self.kernel_size, "kernel_size")
+    kh, kw = ops.windows.as_pair(self.kernel_size, "kernel_size")
     kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features))
     bias = (self.param("bias", nn.initializers.zeros, (self.features,))
             if self.use_bias else None)

@@ -30,7 +30,7 @@ def test_conv2d_layer_calls_the_op_with_its_parameters(kwargs):
   layer = Conv2D(4, **{"kernel_size": 3, **kwargs})
   variables = with_random_biases(layer.init(jax.random.key(0), X))
   kernel, bias = variables["params"]["kernel"], variables["params"]["bias"]
-  kh, kw = ops.conv.as_pair(kwargs.get("kernel_size", 3), "kernel_size")
+  kh, kw = ops.windows.as_pair(kwargs.get("kernel_size", 3), "kernel_size")
   assert kernel.shape == (kh, kw, 3, 4) and bias.shape == (4,)
   op_kwargs = {k: v for k, v in kwargs.items() if k != "kernel_size"}
   expected = ops.conv2d(X, kernel, bias, impl="xla", **op_kwargs)

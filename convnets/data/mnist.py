@@ -93,7 +93,7 @@ def find_files(data_dir: str | None) -> dict[str, str]:
       f"MNIST files not found: looked for {', '.join(FILES.values())} in "
       f"{' and '.join(dirs)} (from {origin}). Fix: pass --data_dir=DIR or set {ENV_VAR}=DIR "
       f"to a folder holding the four IDX .gz files, or add --download to fetch them into "
-      f"{dirs[0]}, or use --data_source=tfds")
+      f"{dirs[0]}, or use --config.data.source=tfds")
 
 
 def sha256_of(path: str) -> str:

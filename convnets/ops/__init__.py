@@ -6,7 +6,8 @@ call these.
 """
 
 from convnets.ops.activations import ACTIVATIONS, get_activation, lecun_tanh
-from convnets.ops.conv import IMPLS, MODES, auto_impl, conv2d, extract_patches, flip_kernel
+from convnets.ops.conv import IMPLS, MODES, auto_impl, conv2d, flip_kernel
+from convnets.ops.windows import extract_patches
 from convnets.ops.dense import dense
 from convnets.ops.losses import accuracy, softmax_cross_entropy
 from convnets.ops.pool import KINDS, pool2d

@@ -42,15 +42,12 @@ Implementations (``impl``), all computing the same function:
 from __future__ import annotations
 
 import functools
-import numbers
-from typing import Sequence, Union
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-Padding = Union[str, int, Sequence[Sequence[int]]]
-IntOrPair = Union[int, Sequence[int]]
+from convnets.ops.windows import IntOrPair, Padding, as_pair, extract_patches, resolve_padding
 
 MODES = ("xcorr", "conv")
 IMPLS = ("auto", "xla", "im2col", "handgrad", "xla_handgrad", "naive")
@@ -87,95 +84,9 @@ def auto_impl(in_maps: int, window: tuple[int, int], backend: str | None = None)
   return table["long_rows" if long_rows else "short_rows"]
 
 
-def _is_int(value: object) -> bool:
-  # NumPy integers count; bools do not (stride=True is a mistake, not a 1).
-  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def as_pair(value: IntOrPair, name: str) -> tuple[int, int]:
-  """An int or a pair of ints as a pair of positive ints, or a ValueError."""
-  if _is_int(value):
-    pair = (int(value), int(value))
-  elif isinstance(value, Sequence) and len(value) == 2 and all(map(_is_int, value)):
-    pair = (int(value[0]), int(value[1]))
-  else:
-    raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-  if min(pair) < 1:
-    raise ValueError(f"{name} must be >= 1, got {value!r}")
-  return pair
-
-
-def resolve_padding(padding: Padding, in_hw: tuple[int, int],
-                    window: tuple[int, int], stride: tuple[int, int]
-                    ) -> tuple[tuple[int, int], tuple[int, int]]:
-  """Explicit ``((top, bottom), (left, right))`` padding.
-
-  ``"SAME"`` pads so that ``out = ceil(in / stride)``, putting the odd pixel at
-  the bottom/right, as ``lax`` and TensorFlow do.
-  """
-  if isinstance(padding, str):
-    name = padding.upper()
-    if name == "VALID":
-      return ((0, 0), (0, 0))
-    if name == "SAME":
-      pads = []
-      for size, k, s in zip(in_hw, window, stride):
-        out = -(-size // s)
-        total = max((out - 1) * s + k - size, 0)
-        pads.append((total // 2, total - total // 2))
-      return tuple(pads)  # type: ignore[return-value]
-    raise ValueError(f"padding must be 'VALID', 'SAME', an int or "
-                     f"((top, bottom), (left, right)), got {padding!r}")
-  if isinstance(padding, int):
-    if padding < 0:
-      raise ValueError(f"padding must be >= 0, got {padding}")
-    return ((padding, padding), (padding, padding))
-  try:
-    (top, bottom), (left, right) = padding
-  except (TypeError, ValueError):
-    raise ValueError(f"padding must be 'VALID', 'SAME', an int or "
-                     f"((top, bottom), (left, right)), got {padding!r}") from None
-  pads = ((int(top), int(bottom)), (int(left), int(right)))
-  if min(min(p) for p in pads) < 0:
-    raise ValueError(f"padding must be >= 0, got {padding!r}")
-  return pads
-
-
-def output_size(size: int, window: int, stride: int, pad: tuple[int, int]) -> int:
-  """Units along one axis: ``(size + pads - window) // stride + 1`` (Lecture 7:
-  ``d - m + 1`` for stride 1, no padding)."""
-  return (size + pad[0] + pad[1] - window) // stride + 1
-
-
 def flip_kernel(w: jax.Array) -> jax.Array:
   """Reflect an HWIO kernel horizontally and vertically (xcorr <-> conv)."""
   return w[::-1, ::-1]
-
-
-def extract_patches(x: jax.Array, window: tuple[int, int], stride: tuple[int, int],
-                    pads, pad_value: float = 0.0) -> jax.Array:
-  """Local receptive fields of every output position.
-
-  Args:
-    x: ``(N, H, W, C)``.
-    window, stride: ``(kh, kw)`` and ``(sh, sw)``.
-    pads: ``((top, bottom), (left, right))``.
-    pad_value: value of the padded border (``-inf`` for max-pooling).
-
-  Returns:
-    ``(N, out_h, out_w, kh * kw, C)``: patch ``[n, i, j, k * kw + l, c]`` is
-    ``x_padded[n, sh * i + k, sw * j + l, c]``. Built from ``kh * kw`` strided
-    slices, so its gradient is a sum of pads, never a scatter.
-  """
-  kh, kw = window
-  sh, sw = stride
-  if any(pads[0]) or any(pads[1]):
-    x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=pad_value)
-  out_h = (x.shape[1] - kh) // sh + 1
-  out_w = (x.shape[2] - kw) // sw + 1
-  views = [x[:, k:k + sh * (out_h - 1) + 1:sh, l:l + sw * (out_w - 1) + 1:sw, :]
-           for k in range(kh) for l in range(kw)]
-  return jnp.stack(views, axis=3)
 
 
 def _xcorr_im2col(x, w, stride, pads):

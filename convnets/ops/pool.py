@@ -35,9 +35,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from convnets.ops.conv import IntOrPair, Padding, as_pair, extract_patches, resolve_padding
+from convnets.ops.windows import IntOrPair, Padding, as_pair, extract_patches, resolve_padding
 
 KINDS = ("max", "avg", "sum", "lp")
+
+
+def _check(x: jax.Array, kind: str, window: tuple[int, int], stride: tuple[int, int],
+           padding: Padding, p: float | jax.Array) -> tuple[tuple[int, int], ...]:
+  """Refuse arguments :func:`pool2d` cannot pool with; returns the padding per side."""
+  if kind not in KINDS:
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+  if x.ndim != 4:
+    raise ValueError(f"x must be NHWC (4 dimensions), got shape {x.shape}")
+  pads = resolve_padding(padding, (x.shape[1], x.shape[2]), window, stride)
+  for axis, size, k, pad in zip("HW", x.shape[1:3], window, pads):
+    if size + pad[0] + pad[1] < k:
+      raise ValueError(f"window {window} is larger than the padded input "
+                       f"({axis}: {size} + padding {pad} < {k})")
+    # A region of padding alone has no max (-inf) and no average (0 / 0).
+    if max(pad) >= k:
+      raise ValueError(f"padding {pad} along {axis} must be smaller than the window "
+                       f"{window}, or some regions hold padding only")
+  # A traced p (a learnt one) cannot be checked here; Pool2D keeps it above 1.
+  if kind == "lp" and not isinstance(p, jax.core.Tracer) and np.any(np.asarray(p) < 1):
+    raise ValueError(f"p must be >= 1 for Lp pooling, got {p}")
+  return pads
 
 
 def pool2d(x: jax.Array, *, kind: str = "max", window: IntOrPair = 2,
@@ -59,25 +81,9 @@ def pool2d(x: jax.Array, *, kind: str = "max", window: IntOrPair = 2,
   Returns:
     ``(N, out_h, out_w, C)`` with ``out = (H + pads - kh) // sh + 1``.
   """
-  if kind not in KINDS:
-    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-  if x.ndim != 4:
-    raise ValueError(f"x must be NHWC (4 dimensions), got shape {x.shape}")
   window = as_pair(window, "window")
   stride = window if stride is None else as_pair(stride, "stride")
-  pads = resolve_padding(padding, (x.shape[1], x.shape[2]), window, stride)
-  for axis, size, k, pad in zip("HW", x.shape[1:3], window, pads):
-    if size + pad[0] + pad[1] < k:
-      raise ValueError(f"window {window} is larger than the padded input "
-                       f"({axis}: {size} + padding {pad} < {k})")
-    # A region of padding alone has no max (-inf) and no average (0 / 0).
-    if max(pad) >= k:
-      raise ValueError(f"padding {pad} along {axis} must be smaller than the window "
-                       f"{window}, or some regions hold padding only")
-  # A traced p (a learnt one) cannot be checked here; Pool2D keeps it above 1.
-  if kind == "lp" and not isinstance(p, jax.core.Tracer) and np.any(np.asarray(p) < 1):
-    raise ValueError(f"p must be >= 1 for Lp pooling, got {p}")
-
+  pads = _check(x, kind, window, stride, padding, p)
   blocks = stride == window and not any(pads[0]) and not any(pads[1])
   if kind == "max":
     if blocks:
