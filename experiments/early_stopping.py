@@ -2,44 +2,29 @@
 for a fixed 40 epochs, or stopped when its validation error has not improved
 for 3 or 10 epochs (the best epoch's weights restored).
 
-  python experiments/early_stopping.py --workdir=W [--seeds=3] [--quick]
-
-Time (2-core CPU, defaults): the 28x28-1000-10 MLP takes about 2 s per epoch
-plus 0.3 s of validation, and each run adds about 8 s. Per seed: the fixed
-run 40 x 2.3 + 8 = 100 s, the early-stopped ones at most as much (in
-practice about 15 and 25 epochs: 43 + 66 s). 3 seeds: at most 15 minutes,
-about 11 in practice.
+  python run_experiment.py --experiment=early_stopping --workdir=W [--seeds=3] [--quick]
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
-if __name__ == "__main__":  # run as a script: make the repository root importable
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from typing import Any, Mapping
 
-from typing import Any, Mapping  # noqa: E402
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from convnets.data import MNIST  # noqa: E402
-from convnets.experiment import Analysis, Experiment, Figure, Variant  # noqa: E402
-from convnets.experiment.report import p_value, percent  # noqa: E402
-from convnets.experiment.stats import spread, verdict  # noqa: E402
+from convnets.data import MNIST
+from convnets.experiment import Analysis, Experiment, Figure, Variant
+from convnets.experiment.spec import load_text
+from convnets.experiment.stats import finished
+from convnets.experiment.values import Finding, Grid, Value
 
 EPOCHS = 40
 PATIENCES = (3, 10)
 TRAIN_ERROR_FLOOR = 0.01  # percent
-
-
-def mean_std(values: Mapping[str, Any], digits: int = 1) -> str:
-  """``"12.3 ± 1.2"`` from :func:`convnets.experiment.stats.spread`'s dict."""
-  return f"{values['mean']:.{digits}f}" + (
-      "" if values["std"] is None else f" ± {values['std']:.{digits}f}")
 
 
 def stopping_figure(variants: list[Mapping[str, Any]], path: str) -> None:
@@ -78,89 +63,47 @@ def stopping_figure(variants: list[Mapping[str, Any]], path: str) -> None:
   plt.close(fig)
 
 
-def findings(variants: list[Mapping[str, Any]], comparisons: Mapping[str, Any]) -> list[str]:
-  """What the runs show, in sentences built from their numbers: whether the
-  fixed run's validation error turned up (overfitting visible on the
-  validation set, not only as a training/validation gap), and per patience the
-  epochs it saved against the test error it cost."""
-  fixed, *stopped = variants
-  rise = spread([100 * (max(c["valid_accuracy"] for c in run["curves"])
-                        - run["curves"][-1]["valid_accuracy"]) for run in fixed["runs"]])
-  lines = ["### What this shows", "",
-           f"- Over {fixed['epochs']} epochs the fixed run's validation error ended "
-           f"{mean_std(rise, 2)} points above its lowest value (mean over seeds), while its "
-           "training error reached "
-           f"{mean_std(spread([100 * (1 - run['train_accuracy']) for run in fixed['runs']]), 2)}%."
-           " How much early stopping can gain is bounded by that rise."]
-  for variant in stopped:
-    used = spread([run["epochs"] / fixed["epochs"] for run in variant["runs"]])
-    comparison = comparisons[variant["name"]]
-    difference = 100 * (variant["test_error"]["mean"] - fixed["test_error"]["mean"])
-    lines.append(f"- {variant['label']}: trained {100 * used['mean']:.0f}% of the fixed "
-                 f"run's epochs; test error {difference:+.2f} points against it (p = "
-                 f"{p_value(comparison['p'])}, {verdict(comparison)}).")
-  lines.append("- Not shown: how these compare under a decaying learning rate or with "
-               "augmentation, or for other networks; "
-               "3 seeds cannot resolve differences much below the noise quoted above.")
-  return lines
+def summarise(results: Mapping[str, Any]) -> list[Finding]:
+  """Per variant, the epochs trained and restored and the training time;
+  whether the fixed run's validation error turned up (overfitting visible on
+  the validation set, which bounds what early stopping can gain)."""
+  variants = results["variants"]
+  fixed = next(v for v in variants if v["name"] == results["reference"])
+  per_variant = Grid(
+      "epochs", "Epochs used", [v["label"] for v in variants],
+      ["epochs trained", "share of the fixed run's epochs", "best epoch (restored)",
+       "training time (s)"],
+      [[[r["epochs"] for r in finished(v)],
+        [r["epochs"] / fixed["epochs"] for r in finished(v)],
+        [r.get("best_epoch", r["epochs"]) for r in finished(v)],
+        [r["seconds_per_epoch"] * r["epochs"] for r in finished(v)]] for v in variants],
+      units={"epochs trained": "", "share of the fixed run's epochs": "%",
+             "best epoch (restored)": "", "training time (s)": ""},
+      corner="variant", note="Means ± std over seeds. Best epoch: whose weights were tested "
+      "(the fixed runs test their last). Training time: seconds per epoch times epochs "
+      "trained, without compiling and testing.")
+  runs = finished(fixed)
+  return [per_variant,
+          Value("valid_rise", f"{fixed['label']}: final validation error above its lowest, "
+                "per seed", [max(c["valid_accuracy"] for c in r["curves"])
+                             - r["curves"][-1]["valid_accuracy"] for r in runs], "points"),
+          Value("train_error", f"{fixed['label']}: training error in the last epoch, per seed",
+                [1 - r["train_accuracy"] for r in runs], "%")]
 
 
 def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
-  """Epochs used and chosen per variant, and the stopping figure."""
-  variants = results["variants"]
-  lines = ["### Epochs used", "",
-           "| variant | test error (%) | epochs trained | best epoch (restored) | "
-           "training time (s) |", "|---|---:|---:|---:|---:|"]
-  numbers = {}
-  for variant in variants:
-    runs, test = variant["runs"], variant["test_error"]
-    trained = spread([run["epochs"] for run in runs])
-    best = spread([run.get("best_epoch", run["epochs"]) for run in runs])
-    seconds = spread([run["seconds_per_epoch"] * run["epochs"] for run in runs])
-    numbers[variant["name"]] = {"epochs": trained, "best_epoch": best, "seconds": seconds}
-    lines.append(f"| {variant['label']} | {percent(test['mean'], test['std'])} | "
-                 f"{mean_std(trained)} | {mean_std(best)} | {mean_std(seconds, 0)} |")
-  lines += ["", "Epochs trained: where training stopped (the fixed runs train all "
-            f"{results['settings']['epochs']}). Best epoch: whose weights were tested (the "
-            "fixed runs test their last). The training time is seconds per epoch times epochs "
-            "trained, so it excludes compiling and testing."]
-  lines += ["", *findings(variants, results["comparisons"])]
+  """The stopping figure."""
   figure = Figure("stopping.png", "Per seed: validation error against epoch for every "
                   "variant (one trajectory until each stops), stars at the restored best "
                   "epochs, dashed lines where training stopped; dotted: the fixed run's "
                   "training error.")
-  stopping_figure(variants, os.path.join(workdir, figure.file))
-  return Analysis(numbers, "\n".join(lines), (figure,))
+  stopping_figure(results["variants"], os.path.join(workdir, figure.file))
+  return Analysis({}, (figure,))
 
 
 EXPERIMENT = Experiment(
     name="early_stopping",
-    title="Early stopping against fixed-length training",
-    question=(
-        "Does stopping training when the validation error stops improving, and keeping the "
-        "best epoch's weights, give a lower test error than training an overfitting network "
-        f"for a fixed {EPOCHS} epochs, and how many epochs does it save? How does the "
-        "patience (3 or 10 epochs without improvement) change both?"),
-    motivation=(
-        "Early stopping is one of the coursework's simpler topics. A network with many more "
-        "weights than needed drives its training error to zero while its validation error "
-        "first falls and then stalls or rises: it overfits. Early stopping treats the number "
-        "of training epochs as a hyperparameter chosen on the validation set, cheaply, within "
-        "one run (Goodfellow, Bengio & Courville, Deep Learning, Section 7.8); the patience "
-        "trades the risk of stopping in a temporary plateau against wasted epochs (Prechelt "
-        "1998)."),
-    method=(
-        "The MLP 28x28-1000-10 of LeCun et al. 1998 (`mlp_1000`, ReLU, 795,010 weights), "
-        "trained without augmentation and with a constant learning rate (Adam, 0.001), so "
-        f"that it overfits and so that a run's trajectory does not depend on its epoch limit. "
-        f"Fixed: {EPOCHS} epochs, the last epoch's weights tested. Early stopping: after each "
-        "epoch the validation error (on the 10,000 held-out training digits) is compared "
-        "with the best so far; a strictly lower one becomes the best and its weights are "
-        "kept; after `patience` epochs without a new best, training stops and the best "
-        f"weights are restored and tested (at most {EPOCHS} epochs). Seed k gives every "
-        "variant the same initial weights and data order, so an early-stopped run follows "
-        "the fixed run's trajectory until it stops: the figure shows where each stopped on "
-        "the same curve. The test set is used once per run, on the restored weights."),
+    **load_text(__file__).as_fields(),
     variants=(
         Variant("fixed", "fixed length", {"early_stopping_patience": 0}),
         *(Variant(f"patience{p}", f"early stopping, patience {p}", {"early_stopping_patience": p})
@@ -169,11 +112,7 @@ EXPERIMENT = Experiment(
     epochs=EPOCHS,
     reference="fixed",
     analyse=analyse,
-    overrides={"model": "mlp_1000", "augment": "none", "schedule": "constant",
-               "learning_rate": 1e-3},
+    summarise=summarise,
+    overrides={"model.name": "mlp_1000", "augment.name": "none", "optimizer.schedule": "constant",
+               "optimizer.learning_rate": 1e-3},
 )
-
-
-if __name__ == "__main__":
-  from experiments import cli
-  cli.main(EXPERIMENT.name)

@@ -11,7 +11,10 @@ does not start JAX.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+import os
+from typing import Any, Callable, Mapping, Sequence
+
+from convnets.experiment.values import Finding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +25,7 @@ class Variant:
     name: short identifier, also its folder name (``runs/<name>/``).
     label: how tables and plots name it.
     overrides: dotted config keys to values, applied to the shared config,
-      e.g. ``{"model_kwargs.pooling": "avg"}``; ``"epochs"`` gives the variant
+      e.g. ``{"model.pooling": "avg"}``; ``"epochs"`` gives the variant
       its own number of epochs (``--epochs`` and ``--quick`` still set it).
     family: variants of one family are joined by a line in trend plots
       (e.g. "ConvNet" and "MLP" in the depth experiment).
@@ -77,10 +80,10 @@ class Figure:
 
 @dataclasses.dataclass(frozen=True)
 class Analysis:
-  """What an experiment's own analysis adds to the runner's: numbers for
-  ``results.json["analysis"]``, a Markdown section for ``results.md`` and figures."""
+  """What an experiment's analysis of its trained runs adds: the numbers that
+  need the run folders or the data (e.g. weights read back), which go to
+  ``results.json["analysis"]`` for its ``summarise`` to read, and figures."""
   results: Mapping[str, Any]
-  markdown: str
   figures: tuple[Figure, ...] = ()
 
 
@@ -89,6 +92,59 @@ class Analysis:
 # run's folder is ``results["variants"][i]["runs"][j]["workdir"]``, relative
 # to ``workdir``), ``data`` the MNIST splits the runs used.
 Analyser = Callable[[str, Mapping[str, Any], Any], Analysis]
+
+# ``summarise(results) -> findings``: the experiment's named values
+# (:mod:`convnets.experiment.values`), from what ``results.json`` holds alone
+# (its ``"analysis"`` included), so that a committed one re-renders its report.
+Summariser = Callable[[Mapping[str, Any]], Sequence[Finding]]
+
+SECTIONS = {"Question": "question", "Motivation": "motivation", "Method": "method",
+            "Limitations": "limitations"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Text:
+  """An experiment's prose, written in ``experiments/<name>.md`` as a
+  ``# title`` line and the sections ``## Question``, ``## Motivation``,
+  ``## Method`` and, optionally, ``## Limitations`` (what it does not show).
+  Measured numbers never appear here: they live in ``results.json``."""
+  title: str
+  question: str
+  motivation: str
+  method: str
+  limitations: str = ""
+
+  def as_fields(self) -> dict[str, str]:
+    """The :class:`Experiment` fields of the same names."""
+    return dataclasses.asdict(self)
+
+
+def load_text(path: str) -> Text:
+  """The :class:`Text` in the Markdown file ``path``, or beside it (``x.py``
+  reads ``x.md``). Raises ValueError for an unknown or missing section."""
+  path = os.path.splitext(path)[0] + ".md"
+  with open(path, encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  title, sections, current = None, {}, None
+  for line in lines:
+    if line.startswith("# ") and title is None:
+      title = line[2:].strip()
+    elif line.startswith("## "):
+      heading = line[3:].strip()
+      if heading not in SECTIONS:
+        raise ValueError(f"{path}: unknown section {heading!r}; known: {', '.join(SECTIONS)}")
+      current = SECTIONS[heading]
+      sections[current] = []
+    elif current is not None:
+      sections[current].append(line)
+    elif line.strip():
+      raise ValueError(f"{path}: text before the first section: {line[:60]!r}")
+  missing = ["a '# title' line"] if title is None else []
+  missing += [f"## {heading}" for heading, key in SECTIONS.items()
+              if key not in sections and key != "limitations"]
+  if missing:
+    raise ValueError(f"{path}: no {', '.join(missing)}")
+  return Text(title, **{key: "\n".join(body).strip() for key, body in sections.items()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +167,9 @@ class Experiment:
     overrides: dotted config keys to values applied to the shared config
       before any variant's own (e.g. ``{"augment": "none"}`` for every
       variant), so that the report states them as the shared settings.
+    limitations: what the experiment does not show (the report's last words).
+    summarise: the experiment's named values, computed from ``results.json``
+      (see :data:`Summariser`); None: the report's generic ones only.
   """
   name: str
   title: str
@@ -123,6 +182,13 @@ class Experiment:
   trends: tuple[Trend, ...] = ()
   analyse: Analyser | None = None
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  limitations: str = ""
+  summarise: Summariser | None = None
+
+  @property
+  def text(self) -> Text:
+    """The report's prose (what :func:`load_text` read for it)."""
+    return Text(self.title, self.question, self.motivation, self.method, self.limitations)
 
   def __post_init__(self) -> None:
     names = [v.name for v in self.variants]
