@@ -42,6 +42,18 @@ def _save(fig: Any, path: str) -> None:
   plt.close(fig)
 
 
+def _drawn(variants: Sequence[Record]) -> list[Record]:
+  """The variants as drawn: a diverged run (no test error, a non-finite loss)
+  has nothing to draw and is left out, as it is of the means; a variant with
+  no other run is left out whole."""
+  drawn = []
+  for variant in variants:
+    runs = [run for run in variant["runs"] if run.get("test_error") is not None]
+    if runs:
+      drawn.append({**variant, "runs": runs})
+  return drawn
+
+
 def _band(ax: Any, x: np.ndarray, runs: np.ndarray, colour: Any, label: str,
           alpha: float) -> None:
   """Mean over seeds (rows of ``runs``, ``(seeds, epochs)``) as a line, and
@@ -57,6 +69,8 @@ def _band(ax: Any, x: np.ndarray, runs: np.ndarray, colour: Any, label: str,
 def _y_scale(ax: Any, curves: Sequence[np.ndarray]) -> None:
   """A log axis for values spanning more than 4x (falling curves), else linear,
   where a log axis would show hardly a labelled tick."""
+  if not curves:
+    return
   values = np.concatenate([c.ravel() for c in curves])
   if values.min() > 0 and values.max() / values.min() > 4:
     ax.set_yscale("log")
@@ -66,11 +80,12 @@ def _y_scale(ax: Any, curves: Sequence[np.ndarray]) -> None:
 def learning_curves(variants: Sequence[Record], path: str, title: str) -> None:
   """Validation error (%) and training loss against epoch, one line per
   variant (mean over seeds, band: +- one std)."""
+  variants = _drawn(variants)
   fig, (ax_err, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5))
   alpha = 0.25 if len(variants) <= 3 else 0.1  # many overlapping bands turn to mud
   errors, losses = [], []
   for i, variant in enumerate(variants):
-    # Runs that stopped early (a non-finite loss) are cut to the shortest.
+    # Runs that stopped early are cut to the shortest.
     epochs = min(len(run["curves"]) for run in variant["runs"])
     x = np.arange(1, epochs + 1)
     curves = [run["curves"][:epochs] for run in variant["runs"]]
@@ -95,6 +110,7 @@ def test_errors(variants: Sequence[Record], path: str, title: str,
                 reference: str | None = None) -> None:
   """Test error (%) per variant: mean with +- one std error bars, each seed
   as a small circle below; a dashed line marks the reference variant's mean."""
+  variants = _drawn(variants)
   fig, ax = plt.subplots(figsize=(8, 0.55 * len(variants) + 1.6))
   y = np.arange(len(variants))[::-1]
   for i, (variant, yi) in enumerate(zip(variants, y)):
@@ -124,6 +140,7 @@ def trend(variants: Sequence[Record], x: str, x_label: str, log_x: bool, path: s
   def x_of(variant: Record) -> float:
     return variant["x"][x]
 
+  variants = _drawn(variants)
   fig, ax = plt.subplots(figsize=(7.5, 4.8))
   families = list(dict.fromkeys(v["family"] for v in variants))
   for i, family in enumerate(families):

@@ -1,64 +1,55 @@
-"""``results.md`` and ``report.md``: an experiment's results as the coursework
-asks for them (research question, method, motivation, quantitative results
-with graphs, discussion), every number read from ``results.json``.
+"""``results.md`` and ``report.md``: an experiment written up in the
+coursework's order (research question, motivation, method, results with
+tables and graphs, discussion), every number read from ``results.json``.
 
-The discussion is generated from the numbers: which variant is best, which
-differences exceed seed-to-seed noise by the stated test and which do not,
-how much power the test has, trends and training cost.
+One renderer serves every experiment. Its prose comes from the experiment's
+Markdown file (:class:`convnets.experiment.spec.Text`); its own findings are
+named values (:mod:`convnets.experiment.values`) that its ``summarise``
+computes from the results; the discussion is generated from the comparisons
+alone: what exceeds seed-to-seed noise, what does not, and how large a
+difference the seeds could have resolved.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from scipy import stats as scipy_stats
-
-from convnets.experiment.stats import ALPHA
+from convnets.experiment import discussion, stats
+from convnets.experiment.formats import (difference, escape, heading, is_number, mean_std,
+                                         number, p_value, percent, with_unit)
+from convnets.experiment.spec import Text
+from convnets.experiment.values import Cell, Comparison, Finding, Grid, Value, flat
 
 Results = Mapping[str, Any]
-
-
-def percent(mean: float, std: float | None) -> str:
-  """An error rate in percent, ``"0.93 ± 0.05"`` (no ``±`` for one seed)."""
-  return f"{100 * mean:.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
-
-
-def p_value(p: float | None) -> str:
-  return "n/a" if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3f}")
-
-
-def table(results: Results) -> str:
-  """The results table: one row per variant, test error first."""
-  reference = results["reference"]
-  comparisons = results["comparisons"]
-  n = max(len(v["runs"]) for v in results["variants"])
-  head = ("| variant | test error (%) | per seed (%) | p vs reference | valid error (%) | "
-          "params | connections | s/epoch |")
-  rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
-  rows = []
-  for v in results["variants"]:
-    test, valid = v["test_error"], v["valid_error"]
-    p = "reference" if v["name"] == reference else p_value(comparisons[v["name"]]["p"])
-    seeds = ", ".join(f"{100 * run['test_error']:.2f}" for run in v["runs"])
-    rows.append(f"| {v['label']} | {percent(test['mean'], test['std'])} | {seeds} | {p} | "
-                f"{percent(valid['mean'], valid['std'])} | {v['params']:,} | "
-                f"{v['connections']:,} | {v['seconds_per_epoch']['mean']:.1f} |")
-  note = (f"Mean ± sample std over {n} seed{'s' if n > 1 else ''}; p: {results['test']['name']}, "
-          f"each variant against the reference ({_label(results, reference)}). Connections: "
-          "multiply-adds per example (Lecture 7's count). s/epoch: measured training time "
-          f"on {results['settings']['platform']}.")
-  return "\n".join([head, rule, *rows, "", note])
+Summariser = Callable[[Results], Sequence[Finding]]
 
 
 def _label(results: Results, name: str) -> str:
   return next(v["label"] for v in results["variants"] if v["name"] == name)
 
 
-def _overrides(overrides: Mapping[str, Any]) -> str:
-  return ", ".join(f"`{key.removeprefix('model_kwargs.')}={value}`"
-                   for key, value in overrides.items()) or "none"
+def table(results: Results) -> str:
+  """The results table: one row per variant, test error first."""
+  reference, comparisons = results["reference"], results["comparisons"]
+  n = max(len(v["runs"]) for v in results["variants"])
+  rows = ["| variant | test error (%) | per seed (%) | p vs reference | valid error (%) | "
+          "params | connections | s/epoch |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+  for v in results["variants"]:
+    test, valid = v["test_error"], v["valid_error"]
+    p = "reference" if v["name"] == reference else p_value(comparisons[v["name"]]["p"])
+    seeds = ", ".join(percent(run.get("test_error"), None) for run in v["runs"])
+    rows.append(f"| {v['label']} | {percent(test['mean'], test['std'])} | {seeds} | {p} | "
+                f"{percent(valid['mean'], valid['std'])} | {v['params']:,} | "
+                f"{v['connections']:,} | {v['seconds_per_epoch']['mean']:.1f} |")
+  diverged = any(run.get("test_error") is None for v in results["variants"] for run in v["runs"])
+  note = (f"Mean ± sample std over {n} seed{'s' if n > 1 else ''}"
+          + ("; –: a seed whose loss diverged, left out of the means and tests" if diverged
+             else "") + f"; p: {results['test']['name']}, "
+          f"each variant against the reference ({_label(results, reference)}). Connections: "
+          "multiply-adds per example (Lecture 7's count). s/epoch: measured training time "
+          f"on {results['settings']['platform']}.")
+  return "\n".join([*rows, "", note])
 
 
 def epochs(results: Results) -> str:
@@ -68,45 +59,40 @@ def epochs(results: Results) -> str:
 
 
 def _variant_settings(variant: Mapping[str, Any], shared_epochs: int) -> str:
-  """A variant's model and other overrides, its epochs where they are its own."""
-  overrides = {k: v for k, v in variant["overrides"].items() if k not in ("model", "epochs")}
+  """A variant's model and other overrides (``pooling=avg``, whichever
+  config section holds it), its epochs where they are its own."""
+  overrides = {k: v for k, v in flat(variant["overrides"]).items() if k not in ("model", "epochs")}
   own = variant["epochs"] != shared_epochs
-  parts = [f"model `{variant['model']}`"]
+  parts = [f"model `{flat({'model': variant['model']})['model']}`"]
   if overrides or not own:
-    parts.append(_overrides(overrides))
+    parts.append(", ".join(f"`{k}={v}`" for k, v in overrides.items()) or "nothing else")
   if own:
     parts.append(f"{variant['epochs']} epochs")
   return ", ".join(parts)
 
 
-def method(results: Results) -> str:
+def method(results: Results, text: Text) -> str:
   """The experiment's own method text, then the settings every variant shares."""
   s = results["settings"]
-  c = s["config"]
-  seeds = s["seeds"]
+  c, seeds = flat(s["config"]), s["seeds"]
   augment = f"`{c['augment']}`" + (f" (random shifts of up to ±{c['shift_pixels']} pixels)"
                                    if c["augment"] == "shift" else "")
   lines = [
-      results["method"].strip(),
-      "",
+      text.method, "",
       f"Every variant is trained with these settings, except where its own (listed below) "
-      f"differ: {c['optimizer']} (learning rate "
-      f"{c['learning_rate']:g}, {c['schedule']} schedule, weight decay {c['weight_decay']:g}), "
-      f"batch {c['batch_size']}, {s['epochs']} epochs, augmentation {augment}, "
-      f"preprocessing `{c['preprocess']}`; "
+      f"differ: {c['optimizer']} (learning rate {c['learning_rate']:g}, {c['schedule']} "
+      f"schedule, weight decay {c['weight_decay']:g}), batch {c['batch_size']}, {s['epochs']} "
+      f"epochs, augmentation {augment}, preprocessing `{c['preprocess']}`; "
       f"{s['train_examples']:,} training examples, the validation error measured after every "
       f"epoch on {s['valid_examples']:,} held-out training examples, and the test error once, "
       f"at the end, on {s['test_examples']:,} test examples. Each variant is trained with "
       f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))}); the seed "
       "sets the initial weights, the order of the training examples and the augmentation, and "
-      "seed k is the same for every variant.",
-      "",
+      "seed k is the same for every variant.", "",
       f"Differences are judged by {results['test']['name']}, each variant against "
       f"{_label(results, results['reference'])} ({results['reference_reason']}), at "
-      f"p < {results['test']['alpha']:g}.",
-      "",
-      "The variants (settings that differ from the shared config):",
-      "",
+      f"p < {results['test']['alpha']:g}.", "",
+      "The variants (settings that differ from the shared config):", "",
       *(f"- **{v['label']}** (`{v['name']}`): {_variant_settings(v, s['epochs'])}"
         for v in results["variants"]),
   ]
@@ -116,104 +102,60 @@ def method(results: Results) -> str:
   return "\n".join(lines)
 
 
-def _power(results: Results) -> str:
-  """What the test can detect with this many seeds and this much noise."""
-  n = min(len(v["runs"]) for v in results["variants"])
-  stds = [v["test_error"]["std"] for v in results["variants"] if v["test_error"]["std"]]
-  if n < 2 or not stds:
-    return ("Only one seed per variant was run, so the seed-to-seed noise is unknown and no "
-            "difference can be tested; run with `--seeds=3` or more.")
-  # Equal variances and sizes: df = 2(n - 1), difference / (s sqrt(2/n)) = t.
-  t_crit = float(scipy_stats.t.ppf(1 - ALPHA / 2, 2 * (n - 1)))
-  typical = float(math.sqrt(sum(s * s for s in stds) / len(stds)))
-  detectable = t_crit * typical * math.sqrt(2 / n)
-  low, high = f"{100 * min(stds):.2f}", f"{100 * max(stds):.2f}"
-  m = len(results["comparisons"])
-  return (f"The seed-to-seed standard deviation of the test error is "
-          + (f"{low}" if low == high else f"{low} to {high}")
-          + f" percentage points (typical {100 * typical:.2f}). With {n} seeds per variant "
-          f"the test has at most {2 * (n - 1)} degrees of freedom, so it needs "
-          f"|t| > {t_crit:.2f}: at the typical noise a difference must be about "
-          f"{100 * detectable:.2f} points or more to be detected at p < {ALPHA:g}. So few "
-          "seeds give weak power: a difference called \"within noise\" is unresolved, not "
-          "shown to be zero"
-          + (f"; and with {m} comparisons at {ALPHA:g} each, about {m * ALPHA:.2g} false "
-             "alarms are expected by chance alone, which the Bonferroni threshold guards "
-             "against." if m > 1 else "."))
+def grid_markdown(grid: Grid, titled: bool = True) -> str:
+  """``### title`` (unless not ``titled``), the grid as a table and its note."""
+  lowest = {j: min((mean_std(row[j])[0] for row in grid.cells if is_number(row[j])),
+                    default=None) for j in range(len(grid.columns)) if grid.lowest_bold}
+
+  def cell(row: Sequence[Cell], j: int) -> str:
+    text = escape(number(row[j], grid.unit(grid.columns[j])))
+    bold = j in lowest and is_number(row[j]) and mean_std(row[j])[0] == lowest[j]
+    return f"**{text}**" if bold else text
+
+  # A column of words (verdicts, names) has no unit to show.
+  units = [grid.unit(c) if any(is_number(row[j]) for row in grid.cells) else ""
+           for j, c in enumerate(grid.columns)]
+  lines = [f"### {grid.title}", ""] if titled else []
+  lines += [f"| {grid.corner} | "
+           + " | ".join(escape(heading(c, u)) for c, u in zip(grid.columns, units)) + " |",
+           "|---|" + "---:|" * len(grid.columns)]
+  lines += [f"| {escape(label)} | " + " | ".join(cell(row, j) for j in range(len(row))) + " |"
+            for label, row in zip(grid.rows, grid.cells)]
+  return "\n".join(lines + (["", grid.note] if grid.note else []))
 
 
-def discussion(results: Results) -> str:
-  """Paragraphs generated from the numbers."""
-  variants = results["variants"]
-  best = min(variants, key=lambda v: v["test_error"]["mean"])
-  worst = max(variants, key=lambda v: v["test_error"]["mean"])
-  ref = next(v for v in variants if v["name"] == results["reference"])
-  parts = [f"The lowest mean test error is with **{best['label']}**, "
-           f"{percent(best['test_error']['mean'], best['test_error']['std'])}%; the highest "
-           f"with **{worst['label']}**, "
-           f"{percent(worst['test_error']['mean'], worst['test_error']['std'])}%."]
-  comparisons = results["comparisons"]
-  if comparisons:
-    m = len(comparisons)
-    bullets = []
-    verdicts: dict[str, list[str]] = {"beyond noise": [], "within noise": [], "not testable": []}
-    for v in variants:
-      if v["name"] == ref["name"]:
-        continue
-      c = comparisons[v["name"]]
-      diff = (f"{percent(v['test_error']['mean'], None)}% vs "
-              f"{percent(ref['test_error']['mean'], None)}% ({100 * c['difference']:+.2f} points)")
-      if c["p"] is None:
-        verdicts["not testable"].append(v["label"])
-        verdict = "not testable (it needs two or more seeds per variant and some variance)"
-      elif c["significant"]:
-        verdicts["beyond noise"].append(v["label"])
-        direction = "higher" if c["difference"] > 0 else "lower"
-        bonferroni = ("also" if c["bonferroni"] else "but not") + (
-            f" below the Bonferroni-corrected threshold {ALPHA:g}/{m} = {ALPHA / m:.4f}")
-        verdict = (f"p = {p_value(c['p'])} < {ALPHA:g}: {direction} error beyond seed-to-seed "
-                   f"noise ({bonferroni})")
-      else:
-        verdicts["within noise"].append(v["label"])
-        verdict = f"p = {p_value(c['p'])} ≥ {ALPHA:g}: within seed-to-seed noise"
-      bullets.append(f"- **{v['label']}**: {diff}; {verdict}.")
-    parts += [f"Against the reference, **{ref['label']}** ({results['reference_reason']}), "
-              f"by {results['test']['name']}:", "\n".join(bullets)]
-    parts.append(" ".join(f"{kind.capitalize()}: {', '.join(f'**{n}**' for n in names)}."
-                          for kind, names in verdicts.items() if names))
-  parts.append(_power(results))
-  trends = _trend_sentences(results)
-  if trends:
-    parts.append("Test error (mean over seeds) along the plotted trends:\n\n"
-                 + "\n".join(f"- {line}" for line in trends))
-  fast = min(variants, key=lambda v: v["seconds_per_epoch"]["mean"])
-  slow = max(variants, key=lambda v: v["seconds_per_epoch"]["mean"])
-  parts.append(f"Cost: training took {fast['seconds_per_epoch']['mean']:.1f} s/epoch "
-               f"({fast['label']}) to {slow['seconds_per_epoch']['mean']:.1f} s/epoch "
-               f"({slow['label']}) on {results['settings']['platform']}, wall-clock: times grow "
-               f"when other jobs share the machine, so compare them within one quiet run.")
-  if results["analysis_markdown"]:
-    parts.append(results["analysis_markdown"].strip())
-  return "\n\n".join(parts)
+def comparisons_markdown(comparisons: Sequence[Comparison]) -> str:
+  """The comparisons as a table: both means, the difference, Welch's p and the verdict."""
+  lines = ["### Comparisons", "", "| a against b | a | b | a − b | p | verdict |",
+           "|---|---:|---:|---:|---:|---|"]
+  for c in comparisons:
+    test = stats.pair(c.a, c.b)
+    lines.append(f"| {escape(c.description)} | {with_unit(c.a, c.unit)} | "
+                 f"{with_unit(c.b, c.unit)} | {difference(test['difference'], c.unit)} | "
+                 f"{p_value(test['p'])} | {stats.verdict(test)} |")
+  return "\n".join(lines + ["", "Means over seeds ± sample std; p: Welch's two-sided t-test on "
+                            "the per-seed values."])
 
 
-def _number(value: float) -> str:
-  """``393,630`` for whole numbers, ``21.9`` otherwise."""
-  return f"{value:,.0f}" if float(value).is_integer() else f"{value:.3g}"
+def values_markdown(values: Sequence[Value]) -> str:
+  """The values as a table of what each is and its number (one per seed:
+  mean ± std, then each seed)."""
+  lines = ["### Key numbers", "", "| quantity | value |", "|---|---:|"]
+  for v in values:
+    seeds = ""
+    if isinstance(v.value, Sequence) and not isinstance(v.value, str) and len(v.value) > 1:
+      seeds = " (" + ", ".join(number(x, v.unit) for x in v.value) + ")"
+    lines.append(f"| {escape(v.description)} | {with_unit(v.value, v.unit)}{seeds} |")
+  return "\n".join(lines)
 
 
-def _trend_sentences(results: Results) -> list[str]:
-  """Test error along each declared trend axis, one sentence per family."""
-  out = []
-  for trend in results["trends"]:
-    families = list(dict.fromkeys(v["family"] for v in results["variants"]))
-    for family in families:
-      members = sorted((v for v in results["variants"] if v["family"] == family),
-                       key=lambda v: v["x"][trend["x"]])
-      steps = "; ".join(f"{_number(v['x'][trend['x']])}: "
-                        f"{percent(v['test_error']['mean'], None)}%" for v in members)
-      out.append(f"{family or 'Test error'} against {trend['label']}: {steps}.")
-  return out
+def findings_markdown(findings: Sequence[Finding]) -> str:
+  """An experiment's own findings: its grids, its comparisons, its key numbers."""
+  grids = [grid_markdown(f) for f in findings if isinstance(f, Grid)]
+  comparisons = [f for f in findings if isinstance(f, Comparison)]
+  values = [f for f in findings if isinstance(f, Value)]
+  return "\n\n".join(grids + ([comparisons_markdown(comparisons)] if comparisons else [])
+                     + ([values_markdown(values)] if values else []))
 
 
 def time_spent(results: Results) -> str:
@@ -226,40 +168,42 @@ def time_spent(results: Results) -> str:
           f"invocations read back by `--resume`; this one took {wall}")
 
 
-def results_markdown(results: Results) -> str:
-  """The whole ``results.md``."""
-  figures = "\n\n".join(f"![{f['caption']}]({f['file']})\n\n*{f['caption']}*"
-                        for f in results["figures"])
-  return "\n".join([
-      f"# {results['title']}",
-      "",
-      f"Experiment `{results['experiment']}`: {len(results['variants'])} variants x "
-      f"{len(results['settings']['seeds'])} seeds, {epochs(results)} each; "
-      f"{time_spent(results)}.",
-      "",
-      "## Results",
-      "",
-      table(results),
-      "",
-      figures,
-      "",
-      "## Research question",
-      "",
-      results["question"].strip(),
-      "",
-      "## Motivation",
-      "",
-      results["motivation"].strip(),
-      "",
-      "## Method",
-      "",
-      method(results),
-      "",
-      "## Discussion",
-      "",
-      discussion(results),
-      "",
-  ])
+def figures_markdown(figures: Sequence[Mapping[str, str]], folder: str = "") -> str:
+  """Each figure, its caption below it; links relative to ``folder``."""
+  return "\n\n".join(f"![{f['caption']}]({os.path.join(folder, f['file'])})\n\n*{f['caption']}*"
+                     for f in figures)
+
+
+def stored_text(results: Results) -> Text:
+  """The text a ``results.json`` carries (what its experiment declared when it ran)."""
+  return Text(results["title"], results["question"], results["motivation"], results["method"])
+
+
+def results_markdown(results: Results, text: Text | None = None,
+                     summarise: Summariser | None = None) -> str:
+  """The whole ``results.md``.
+
+  Args:
+    results: what ``results.json`` holds.
+    text: the experiment's prose; None: the text ``results`` carries.
+    summarise: the experiment's findings from ``results`` (its
+      :attr:`~convnets.experiment.spec.Experiment.summarise`); None: none.
+  """
+  text = text or stored_text(results)
+  findings = list(summarise(results)) if summarise else []
+  own = [f for f in findings if isinstance(f, Comparison)]
+  sections = [
+      (None, f"Experiment `{results['experiment']}`: {len(results['variants'])} variants x "
+             f"{len(results['settings']['seeds'])} seeds, {epochs(results)} each; "
+             f"{time_spent(results)}."),
+      ("Research question", text.question), ("Motivation", text.motivation),
+      ("Method", method(results, text)),
+      ("Results", "\n\n".join(p for p in (table(results), findings_markdown(findings),
+                                            figures_markdown(results["figures"])) if p)),
+      ("Discussion", discussion.discussion(results, own, text.limitations)),
+  ]
+  return "\n\n".join([f"# {text.title}"] + [body if title is None else f"## {title}\n\n{body}"
+                                              for title, body in sections]) + "\n"
 
 
 def index_markdown(entries: Sequence[tuple[str, Results]], root: str) -> str:
@@ -272,23 +216,14 @@ def index_markdown(entries: Sequence[tuple[str, Results]], root: str) -> str:
   """
   lines = ["# Experiments", ""]
   for folder, results in entries:
-    rel = os.path.relpath(folder, root)
-    lines += [f"- [{results['title']}]({rel}/results.md)"]
+    lines += [f"- [{results['title']}]({os.path.relpath(folder, root)}/results.md)"]
   for folder, results in entries:
     rel = os.path.relpath(folder, root)
     lines += [
-        "",
-        f"## {results['title']}",
-        "",
-        results["question"].strip(),
-        "",
+        "", f"## {results['title']}", "", results["question"].strip(), "",
         f"Full write-up: [{rel}/results.md]({rel}/results.md) "
-        f"({results['wall_seconds'] / 60:.1f} minutes).",
-        "",
-        table(results),
-        "",
-        *(f"- [{f['caption']}]({rel}/{f['file']})" for f in results["figures"]),
-        "",
-        *(f"![{f['caption']}]({rel}/{f['file']})" for f in results["figures"]),
+        f"({results['wall_seconds'] / 60:.1f} minutes).", "",
+        table(results), "",
+        figures_markdown(results["figures"], rel),
     ]
   return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ from convnets.data import MNIST
 from convnets.experiment import plots, report, runs, stats
 from convnets.experiment.spec import (QUICK_EPOCHS, QUICK_EXAMPLES, Experiment, Figure,
                                      Settings, Variant)
-from convnets.train import check_config, lock
+from convnets.train import check_config, interrupts, lock
 from convnets.train import workdir as workdir_lib
 from convnets.train.workdir import WorkdirError, write_json
 
@@ -62,15 +62,17 @@ def check_workdir(workdir: str, overwrite: bool, resume: bool = False) -> None:
 def variant_configs(experiment: Experiment, variants: Sequence[Variant], config: ConfigDict,
                     settings: Settings) -> tuple[ConfigDict, dict[str, ConfigDict]]:
   """The shared config and each variant's, every one checked (model included)."""
-  epochs = settings.epochs or (QUICK_EPOCHS if settings.quick else experiment.epochs)
+  given = settings.epochs is not None  # 0 too: check_config refuses it below
+  epochs = settings.epochs if given else QUICK_EPOCHS if settings.quick else experiment.epochs
   shared = configure(config, {**experiment.overrides, "epochs": epochs})
   # A variant may set its own epochs; --config.epochs and --quick set every variant's.
-  imposed = {"epochs": epochs} if settings.epochs or settings.quick else {}
+  imposed = {"epochs": epochs} if given or settings.quick else {}
   configs = {v.name: configure(shared, {**v.overrides, **imposed}) for v in variants}
   for name, variant_config in configs.items():
-    if settings.quick:  # a smoke run keeps any warm-up, shortened to fit its one epoch
-      optimizer = variant_config.optimizer
+    if settings.quick:  # a smoke run keeps any warm-up and subset, shortened to fit
+      optimizer, subset = variant_config.optimizer, variant_config.data.train_subset
       optimizer.warmup_epochs = min(optimizer.warmup_epochs, epochs / 2)
+      variant_config.data.train_subset = min(subset, QUICK_EXAMPLES)
     try:
       check_config(variant_config)
       models.build(variant_config.model)
@@ -154,13 +156,15 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
       log(f"[{experiment.name}] earlier results moved to {aside}; deleted once this "
           "experiment finishes")
   trained = {}
-  for i, variant in enumerate(selected):
-    prefix = f"[{experiment.name} {i + 1}/{len(selected)} {variant.name}]"
-    log(f"{prefix} {variant.label}: {len(settings.seeds)} seed(s), "
-        f"{configs[variant.name].epochs} epoch(s)")
-    trained[variant.name] = runs.train_variant(
-        configs[variant.name], settings.seeds, workdir, variant.name, data=data,
-        resume_runs=resume, log=lambda line, p=prefix: log(f"{p} {line}"))
+  # Ctrl-C or SIGTERM between two runs stops before the next (not lost, nor a kill).
+  with interrupts.deferred():
+    for i, variant in enumerate(selected):
+      prefix = f"[{experiment.name} {i + 1}/{len(selected)} {variant.name}]"
+      log(f"{prefix} {variant.label}: {len(settings.seeds)} seed(s), "
+          f"{configs[variant.name].epochs} epoch(s)")
+      trained[variant.name] = runs.train_variant(
+          configs[variant.name], settings.seeds, workdir, variant.name, data=data,
+          resume_runs=resume, log=lambda line, p=prefix: log(f"{p} {line}"))
   # Processes training disjoint variants into one workdir take turns here;
   # each report covers every run finished so far.
   with lock.hold(workdir, "reported", name=REPORT_LOCK):
@@ -216,7 +220,6 @@ def write_outputs(experiment: Experiment, workdir: str, results: dict[str, Any],
   figures = _draw(experiment, results, workdir) + list(analysis.figures if analysis else [])
   results = {**results,
              "analysis": dict(analysis.results) if analysis else {},
-             "analysis_markdown": analysis.markdown if analysis else "",
              "figures": [dataclasses.asdict(f) for f in figures],
              "wall_seconds": time.perf_counter() - start,
              "run_seconds": sum(run["total_seconds"] for variant in results["variants"]
@@ -224,8 +227,9 @@ def write_outputs(experiment: Experiment, workdir: str, results: dict[str, Any],
              "runs_read_back": sum(run["read_back"] for variant in results["variants"]
                                    for run in variant["runs"])}
   write_json(os.path.join(workdir, "results.json"), results)
-  with open(os.path.join(workdir, "results.md"), "w") as f:
-    f.write(report.results_markdown(results))
+  markdown = report.results_markdown(results, experiment.text, experiment.summarise)
+  with workdir_lib.atomic_path(os.path.join(workdir, "results.md")) as tmp, open(tmp, "w") as f:
+    f.write(markdown)
   return results
 
 
@@ -253,11 +257,12 @@ def run_all(experiments: Sequence[Experiment], workdir: str, *, config: ConfigDi
       raise ValueError(f"no experiment has a variant {', '.join(map(repr, unknown))}")
   check_workdir(workdir, overwrite, resume)
   entries = []
-  for experiment, own_settings in plans:
-    folder = os.path.join(workdir, experiment.name)
-    entries.append((folder, run_experiment(experiment, folder, config=config, data=data,
-                                           settings=own_settings, overwrite=overwrite,
-                                           resume=resume, log=log)))
-  with open(os.path.join(workdir, "report.md"), "w") as f:
+  with interrupts.deferred():  # as between runs, between experiments
+    for experiment, own_settings in plans:
+      folder = os.path.join(workdir, experiment.name)
+      entries.append((folder, run_experiment(experiment, folder, config=config, data=data,
+                                             settings=own_settings, overwrite=overwrite,
+                                             resume=resume, log=log)))
+  with workdir_lib.atomic_path(os.path.join(workdir, "report.md")) as tmp, open(tmp, "w") as f:
     f.write(report.index_markdown(entries, workdir))
   return [results for _, results in entries]

@@ -10,6 +10,7 @@ significant" means "not detected", never "equal".
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -24,6 +25,8 @@ def spread(values: Sequence[float]) -> dict[str, float | int | None]:
   """``{"mean", "std", "n"}``; ``std`` is the sample standard deviation
   (ddof=1), None for a single value."""
   x = np.asarray(values, dtype=np.float64)
+  if not len(x):  # every seed diverged
+    return {"mean": None, "std": None, "n": 0}
   return {"mean": float(x.mean()), "std": float(x.std(ddof=1)) if len(x) > 1 else None,
           "n": int(len(x))}
 
@@ -33,14 +36,25 @@ def welch(a: Sequence[float], b: Sequence[float]) -> dict[str, float | None]:
   it is undefined (fewer than two values in a group, or no variance in either)."""
   if len(a) < 2 or len(b) < 2 or (np.var(a) == 0 and np.var(b) == 0):
     return {"t": None, "p": None}
-  result = stats.ttest_ind(a, b, equal_var=False)
+  with warnings.catch_warnings():
+    # Near-identical values (seeds that all failed alike) make scipy warn of
+    # precision loss; the test is still defined and the spread says the rest.
+    warnings.simplefilter("ignore", RuntimeWarning)
+    result = stats.ttest_ind(a, b, equal_var=False)
   t, p = float(result.statistic), float(result.pvalue)
   return {"t": t if math.isfinite(t) else None, "p": p if math.isfinite(p) else None}
 
 
+def finished(variant: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+  """The runs of a variant record in ``results.json`` that have a test error
+  (a diverged run has none)."""
+  return [run for run in variant["runs"] if run.get("test_error") is not None]
+
+
 def per_seed(variant: Mapping[str, Any], key: str = "test_error") -> list[float]:
-  """One value per seed of a variant record in ``results.json`` (its runs')."""
-  return [run[key] for run in variant["runs"]]
+  """One value per seed of a variant record in ``results.json`` (its runs'),
+  the diverged seeds (no value) left out."""
+  return [run[key] for run in variant["runs"] if run.get(key) is not None]
 
 
 def pair(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA
@@ -49,7 +63,8 @@ def pair(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA
   mean of b), Welch's ``t`` and ``p``, and ``significant`` (``p < alpha``;
   None when untestable)."""
   test = welch(a, b)
-  return {"difference": float(np.mean(a) - np.mean(b)), **test,
+  difference = float(np.mean(a) - np.mean(b)) if len(a) and len(b) else None
+  return {"difference": difference, **test,
           "significant": None if test["p"] is None else test["p"] < alpha}
 
 
@@ -86,3 +101,21 @@ def compare(errors: dict[str, Sequence[float]], reference: str, alpha: float = A
     out[name] = {"reference": reference, **test,
                  "bonferroni": None if test["p"] is None else test["p"] < alpha / len(others)}
   return out
+
+
+def typical(stds: Sequence[float | None]) -> float | None:
+  """The median of the standard deviations that are not zero or None: the
+  typical seed-to-seed spread of several variants (a median, so that a
+  variant with a diverged seed does not stand for all)."""
+  stds = [s for s in stds if s]
+  return float(np.median(stds)) if stds else None
+
+
+def detectable(std: float, n: int, alpha: float = ALPHA) -> float | None:
+  """The smallest difference of means that :func:`welch` calls significant
+  at ``alpha`` between two groups of ``n`` values with standard deviation
+  ``std``: with equal variances and sizes, ``t = difference / (std sqrt(2/n))``
+  on ``2 (n - 1)`` degrees of freedom. None below two values per group."""
+  if n < 2:
+    return None
+  return float(stats.t.ppf(1 - alpha / 2, 2 * (n - 1))) * std * math.sqrt(2 / n)
