@@ -62,7 +62,7 @@ from convnets import models  # noqa: E402
 from convnets.ops import conv2d, pool2d  # noqa: E402
 from convnets.ops.conv import AUTO_IMPL, auto_impl  # noqa: E402
 from convnets.runtime import use_fast_malloc  # noqa: E402
-from convnets.train.loop import count_params  # noqa: E402
+from convnets.train.state import count_params  # noqa: E402
 from convnets.train.step import init_state, make_train_step  # noqa: E402
 
 BATCH = 128

@@ -48,8 +48,8 @@ def test_bad_input_is_one_line_and_writes_nothing(args, message, tmp_path):
   assert not workdir.exists()
 
 
-def test_corrupt_data_file_is_named(tmp_path):
-  src = os.environ["CONVNETS_DATA_DIR"]
+def test_corrupt_data_file_is_named(tmp_path, mnist_dir):
+  src = mnist_dir
   data = tmp_path / "mnist"
   data.mkdir()
   for name in os.listdir(src):

@@ -1,4 +1,5 @@
-"""MNIST loading: the course's splits, IDX validation, TFDS, device batching."""
+"""MNIST loading: the course's splits, IDX validation, device batching (TFDS:
+``test_tfds.py``)."""
 
 from __future__ import annotations
 
@@ -119,15 +120,6 @@ def test_checksums_are_verified_before_a_file_is_kept(tmp_path, monkeypatch):
   monkeypatch.setattr(mnist_lib, "SHA256", sums)
   mnist_lib.download(str(target))
   assert len(load(str(target), train_size=10).train) == 10
-
-
-def test_tfds_source_offline_with_mock_data():
-  tfds = pytest.importorskip("tensorflow_datasets")
-  with tfds.testing.mock_data(num_examples=20):
-    data = load(source="tfds", train_size=15)
-  assert (len(data.train), len(data.valid), len(data.test)) == (15, 5, 20)
-  assert data.train.images.shape == (15, 28, 28) and data.train.images.dtype == np.uint8
-  assert data.train.labels.dtype == np.int32 and data.train.labels.max() <= 9
 
 
 def test_unknown_source_is_an_error():

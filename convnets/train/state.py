@@ -25,3 +25,8 @@ class TrainState:
     if self.batch_stats:
       return {"params": self.params, "batch_stats": self.batch_stats}
     return {"params": self.params}
+
+
+def count_params(params: Any) -> int:
+  """The number of parameters (array entries) in a parameter tree."""
+  return int(sum(x.size for x in jax.tree.leaves(params)))
