@@ -7,8 +7,10 @@ Sources:
 * ``"idx"``: the four original IDX ``.gz`` files in a data directory: the
   ``--data_dir`` flag, else ``$CONVNETS_DATA_DIR``, else a per-user cache
   folder; the files directly in it or in a ``mnist/`` folder under it.
-* ``"tfds"``: ``tensorflow_datasets.data_source("mnist")`` (what Colab users
-  have; no TensorFlow needed). TFDS stores the training set in its own
+* ``"tfds"``: ``tensorflow_datasets.data_source("mnist")`` on a tfds data
+  directory where MNIST is prepared in ``array_record`` (reading needs no
+  TensorFlow; preparing, with ``--download``, does: see
+  :mod:`convnets.data.tfds_mnist`). TFDS stores the training set in its own
   shuffled order, so its 50k/10k split holds other examples than ``idx``'s.
 """
 
@@ -158,18 +160,13 @@ def load_idx(data_dir: str | None) -> tuple[Split, Split]:
   return sets[0], sets[1]
 
 
-def load_tfds(data_dir: str | None) -> tuple[Split, Split]:
-  """The full training and test sets through ``tfds.data_source`` (array_record)."""
-  import tensorflow_datasets as tfds  # heavy import, only for this source
+def load_tfds(data_dir: str | None, prepare_missing: bool = False) -> tuple[Split, Split]:
+  """The full training and test sets through ``tfds.data_source``, from a
+  prepared tfds data directory (:mod:`convnets.data.tfds_mnist`)."""
+  from convnets.data import tfds_mnist
 
-  sets = []
-  for split in ("train", "test"):
-    source = tfds.data_source("mnist", split=split, data_dir=data_dir)
-    examples = [source[i] for i in range(len(source))]
-    images = np.stack([np.asarray(e["image"]).reshape(28, 28) for e in examples])
-    labels = np.asarray([e["label"] for e in examples], dtype=np.int32)
-    sets.append(Split(images.astype(np.uint8), labels))
-  return sets[0], sets[1]
+  splits = tfds_mnist.read(data_dir, prepare_missing)
+  return Split(*splits["train"]), Split(*splits["test"])
 
 
 def load(data_dir: str | None = None, source: str = "idx", download_missing: bool = False,
@@ -177,9 +174,11 @@ def load(data_dir: str | None = None, source: str = "idx", download_missing: boo
   """MNIST as the course splits it: train / valid / test.
 
   Args:
-    data_dir: folder of the IDX files (``idx``) or TFDS data directory (``tfds``).
+    data_dir: folder of the IDX files (``idx``; None: :func:`candidate_dirs`)
+      or tfds data directory (``tfds``; None: tfds's default).
     source: one of ``SOURCES``.
-    download_missing: fetch absent IDX files first (``--download``).
+    download_missing: fetch absent IDX files first, or have tfds prepare
+      MNIST (``--download``).
     train_size: examples kept for training; the rest of the 60,000 validate.
   """
   if source not in SOURCES:
@@ -189,7 +188,7 @@ def load(data_dir: str | None = None, source: str = "idx", download_missing: boo
       data_dir = download(data_dir)
     train, test = load_idx(data_dir)
   else:
-    train, test = load_tfds(data_dir)
+    train, test = load_tfds(data_dir, prepare_missing=download_missing)
   if not 0 < train_size < len(train):
     raise DataError(f"train_size must be in 1..{len(train) - 1}, got {train_size}")
   return MNIST(train=train.take(train_size),
