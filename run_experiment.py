@@ -5,20 +5,12 @@
   python run_experiment.py --model=lenet5 --describe
   python run_experiment.py --experiment=pooling --workdir=W
 
-The flags and what they run: :mod:`convnets.cli`; the experiments:
-the ``experiments`` package.
+The same command as ``python -m experiments`` and the installed ``convnets``:
+the flags and what they run are :mod:`convnets.cli`'s, with the experiments
+package as its catalogue.
 """
 
-import functools
-
-from absl import app, flags
-
-import experiments
-from convnets import cli
-from convnets.runtime import use_fast_malloc
-
-flags.adopt_module_key_flags(cli)  # listed by --help
+from experiments.__main__ import main
 
 if __name__ == "__main__":
-  use_fast_malloc()
-  app.run(functools.partial(cli.main, catalogue=experiments), flags_parser=cli.parse_flags)
+  main()
