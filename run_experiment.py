@@ -10,7 +10,12 @@ the flags and what they run are :mod:`convnets.cli`'s, with the experiments
 package as its catalogue.
 """
 
+from absl import flags
+
+from convnets import cli
 from experiments.__main__ import main
+
+flags.adopt_module_key_flags(cli)  # --help lists the flags of the main module
 
 if __name__ == "__main__":
   main()
