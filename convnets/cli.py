@@ -24,6 +24,7 @@ import os
 import re
 import signal
 import sys
+import traceback
 from typing import Protocol, Sequence
 
 from absl import flags, logging
@@ -90,6 +91,12 @@ def _with_config_file(argv: list[str]) -> list[str]:
                      "the model in that file's get_config()")
   if given:
     return argv
+  if model:
+    from convnets import models
+    try:
+      models.config(model)
+    except ValueError as e:  # else reported as the default config file's error
+      raise ValueError(f"--model={model}: {e}") from None
   return [argv[0], f"--config={DEFAULT_CONFIG}" + (f":{model}" if model else ""), *argv[1:]]
 
 
@@ -111,6 +118,36 @@ def _load_config(argv: list[str]) -> ConfigDict:
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
   return module.get_config(arg) if arg else module.get_config()
+
+
+def _config_file_error(argv: list[str]) -> str | None:
+  """The one-line reason, naming the file (and the line, where the file's own
+  code failed), why ``--config=FILE[:ARG]`` gives no config; None if it does.
+  config_flags would report these as its own wrapper's message or a traceback."""
+  spec = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")), None)
+  if spec is None:
+    return None
+  path = spec.partition(":")[0]
+  try:
+    open(path).close()
+  except OSError as e:
+    return f"--config={path}: {e.strerror}"
+  try:
+    config = _load_config(argv)
+  except SyntaxError as e:
+    return f"--config={path}, line {e.lineno}: invalid Python: {e.msg}"
+  except (ValueError, TypeError):
+    return None  # a bad value (--model=NAME, FILE:ARG): parse_flags gives its own reason
+  except Exception as e:  # noqa: BLE001  (the config file's own code failed)
+    lines = [frame.lineno for frame in traceback.extract_tb(e.__traceback__)
+             if os.path.abspath(frame.filename) == os.path.abspath(path)]
+    if isinstance(e, AttributeError) and e.name == "get_config" and not lines:
+      return f"--config={path}: the file defines no get_config()"
+    where = f", line {lines[-1]}" if lines else ""
+    return f"--config={path}{where}: {type(e).__name__}: {' '.join(str(e).split())}"
+  if not isinstance(config, ConfigDict):
+    return f"--config={path}: get_config() returned {type(config).__name__}, not a ConfigDict"
+  return None
 
 
 def _unknown_field(argv: list[str]) -> str | None:
@@ -136,6 +173,9 @@ def parse_flags(argv: list[str]) -> list[str]:
   line naming it."""
   try:
     argv = _with_config_file(argv)
+    bad_file = _config_file_error(argv)
+    if bad_file:
+      sys.exit(f"error: {bad_file}")
     rest = FLAGS(argv)
     _CONFIG.value.keys()  # a config file that failed to load raises only when read
     return rest
@@ -239,6 +279,10 @@ def main(argv: list[str], *, catalogue: Catalogue) -> None:
   from convnets.train.interrupts import Interrupted, exit_code
   maybe_initialize_distributed()
   config = _CONFIG.value
+  if FLAGS.overwrite and FLAGS.resume:
+    sys.exit("error: --overwrite and --resume contradict each other: --resume keeps what "
+             "--workdir holds, --overwrite replaces it; pass one (a single run resumes an "
+             "unfinished run in its --workdir by itself)")
   try:
     if FLAGS.describe:
       print(describe(config))
@@ -249,9 +293,12 @@ def main(argv: list[str], *, catalogue: Catalogue) -> None:
   except ValueError as e:  # DataError, WorkdirError, ConfigError are ValueErrors
     sys.exit(f"error: {e}")
   except Interrupted as e:
-    print(f"interrupted: {e}", file=sys.stderr)
+    # An experiment goes on from its finished and checkpointed runs with --resume.
+    again = " (with --resume)" if FLAGS.experiment and not FLAGS.resume else ""
+    print(f"interrupted: {e}{again}", file=sys.stderr)
     sys.exit(exit_code(e.signum))
-  except KeyboardInterrupt:
-    print("interrupted before training started: nothing to resume", file=sys.stderr)
+  except KeyboardInterrupt:  # before training started, or a second Ctrl-C
+    print("interrupted at once: run the same command again (a run that saved a checkpoint "
+          "resumes from it)", file=sys.stderr)
     sys.exit(exit_code(signal.SIGINT))
 

@@ -167,7 +167,7 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
           resume_runs=resume, log=lambda line, p=prefix: log(f"{p} {line}"))
   # Processes training disjoint variants into one workdir take turns here;
   # each report covers every run finished so far.
-  with lock.hold(workdir, "reported", name=REPORT_LOCK):
+  with lock.hold(workdir, "reported", name=REPORT_LOCK, wait=True):
     records = gather(experiment, configs, trained, settings, workdir)
     results = aggregate(experiment, records, settings, shared, data)
     results = write_outputs(experiment, workdir, results, data, start)

@@ -13,18 +13,26 @@ seed, the epoch and the step.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import json
 import os
+import shutil
 from typing import Any, Sequence
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from convnets.train import workdir as workdir_lib
 from convnets.train.early_stopping import EarlyStopping
 from convnets.train.placement import Lockstep
 from convnets.train.state import TrainState
 
 CHECKPOINTS = "checkpoints"
+# Room a save takes beyond its arrays (Orbax's metadata, the records' JSON),
+# generously: a save that runs out of room fails in Orbax's background threads,
+# each printing its traceback, so a full disk is refused before it starts.
+SAVE_OVERHEAD_BYTES = 256 * 1024
 
 
 @dataclasses.dataclass
@@ -69,14 +77,29 @@ def _meta(snapshot: Snapshot, i: int) -> dict[str, Any]:
   }
 
 
+def check_room(folder: str, tree: Any, meta: dict[str, Any]) -> None:
+  """Refuse a save of ``tree`` and ``meta`` that the disk under ``folder`` has
+  no room for, as the one-line WorkdirError of a failed write naming ``folder``."""
+  needed = (sum(np.asarray(x).nbytes for x in jax.tree.leaves(tree)) + len(json.dumps(meta))
+            + SAVE_OVERHEAD_BYTES)
+  existing = folder
+  while not os.path.isdir(existing):
+    existing = os.path.dirname(existing)
+  free = shutil.disk_usage(existing).free
+  if free < needed:
+    with workdir_lib.writing(folder):
+      raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (a checkpoint needs "
+                    f"{needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB are free)")
+
+
 class Checkpoints:
   """The checkpoints of the runs of ``workdirs`` (one per seed)."""
 
   def __init__(self, workdirs: Sequence[str], *, keep: int, asynchronous: bool):
     options = ocp.CheckpointManagerOptions(max_to_keep=keep,
                                            enable_async_checkpointing=asynchronous)
-    self.managers = [ocp.CheckpointManager(os.path.abspath(os.path.join(w, CHECKPOINTS)),
-                                           options=options) for w in workdirs]
+    self.folders = [os.path.abspath(os.path.join(w, CHECKPOINTS)) for w in workdirs]
+    self.managers = [ocp.CheckpointManager(folder, options=options) for folder in self.folders]
 
   def save(self, step: int, snapshot: Snapshot, lockstep: Lockstep) -> None:
     """Save ``snapshot`` as global step ``step`` (asynchronously if so made)."""
@@ -87,11 +110,11 @@ class Checkpoints:
       if snapshot.totals is not None:
         tree["totals"] = lockstep.take(snapshot.totals, i)
       # Host copies: the next training step donates (reuses) the device buffers.
-      tree = jax.device_get(tree)
-      manager.wait_until_finished()
+      tree, meta = jax.device_get(tree), _meta(snapshot, i)
+      manager.wait_until_finished()  # the previous save done, and the oldest deleted
+      check_room(self.folders[i], tree, meta)
       manager.save(step, args=ocp.args.Composite(
-          tree=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(_meta(snapshot, i))),
-          force=True)
+          tree=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)), force=True)
 
   def latest_step(self) -> int | None:
     """The step every seed has a checkpoint of, or None."""

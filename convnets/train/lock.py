@@ -3,7 +3,8 @@
 The lock is ``fcntl.flock`` on ``FOLDER/.lock``, which records the holder's
 host and process id; the kernel releases it when the process ends, however
 it ends (a kill -9 leaves no stale lock). A second process that would write
-the same folder is refused with one line naming the holder.
+the same folder is refused with one line naming the holder, or, for a lock
+taken in turns (an experiment's report), waits.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ LOCK_FILE = ".lock"
 
 
 @contextlib.contextmanager
-def hold(folder: str, what: str = "trained", name: str = LOCK_FILE) -> Iterator[None]:
-  """Hold ``folder``'s lock ``name`` for the block (creating the folder), or
-  raise WorkdirError naming the process that holds it."""
+def hold(folder: str, what: str = "trained", name: str = LOCK_FILE, wait: bool = False
+         ) -> Iterator[None]:
+  """Hold ``folder``'s lock ``name`` for the block (creating the folder); if
+  another process holds it, wait for it (``wait``: processes taking turns)
+  or raise WorkdirError naming that process."""
   make_folder(folder)
   path = os.path.join(folder, name)
   with writing(path):
     handle = open(path, "a+")
   try:
     try:
-      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
       handle.seek(0)
       holder = handle.read().strip() or "another process"

@@ -126,14 +126,20 @@ def write_json(path: str, obj: Any) -> None:
     f.write("\n")
 
 
-def read_json(path: str) -> Any:
-  """``path``'s JSON; a missing or broken file is a WorkdirError naming it."""
+@contextlib.contextmanager
+def reading(path: str) -> Iterator[None]:
+  """Turn a missing or broken ``path`` into a one-line WorkdirError naming it."""
   try:
-    with open(path) as f:
-      return json.load(f)
+    yield
   except (OSError, ValueError) as e:
     raise WorkdirError(f"cannot read {path}: {e}; delete the file (or the run's folder) "
                        f"to train that run again") from None
+
+
+def read_json(path: str) -> Any:
+  """``path``'s JSON; a missing or broken file is a WorkdirError naming it."""
+  with reading(path), open(path) as f:
+    return json.load(f)
 
 
 def write_jsonl(path: str, records: list[dict[str, Any]]) -> None:
@@ -145,15 +151,28 @@ def write_jsonl(path: str, records: list[dict[str, Any]]) -> None:
 
 def append_jsonl(path: str, record: dict[str, Any]) -> None:
   """Append one strict JSON line, flushed to disk: a kill never leaves half a line
-  that a resume would keep (it rewrites the file from the checkpoint)."""
-  with writing(path), open(path, "a") as f:
-    f.write(json.dumps(strict(record), sort_keys=True, allow_nan=False) + "\n")
-    f.flush()
-    os.fsync(f.fileno())
+  that a resume would keep (it rewrites the file from the checkpoint), and a
+  write that fails part-way (a full disk) is cut back, so the file never ends
+  mid-line."""
+  line = memoryview((json.dumps(strict(record), sort_keys=True, allow_nan=False)
+                     + "\n").encode())
+  with writing(path):
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    end = os.lseek(fd, 0, os.SEEK_END)
+    try:
+      while line:
+        line = line[os.write(fd, line):]
+      os.fsync(fd)
+    except OSError:
+      os.ftruncate(fd, end)
+      raise
+    finally:
+      os.close(fd)
 
 
 def read_jsonl(path: str) -> list[dict[str, Any]]:
-  with open(path) as f:
+  """``path``'s JSON lines; a missing or broken file is a WorkdirError naming it."""
+  with reading(path), open(path) as f:
     return [json.loads(line) for line in f if line.strip()]
 
 
