@@ -71,3 +71,23 @@ def test_scalars_and_images_read_back(tmp_path):
   (image,) = [(v, e.step) for e in read for v in e.summary.value if v.HasField("image")]
   assert image[1] == 3 and (image[0].image.width, image[0].image.height) == (100, 75)
   assert image[0].image.encoded_image_string == open(figure_path, "rb").read()
+
+
+def test_a_training_run_writes_its_epochs_and_curves(mnist, tmp_path):
+  """With config.tensorboard on (the default), every epoch of metrics.jsonl is
+  in the run's event file, and the curves image after the last."""
+  from convnets.configs import configure
+  from convnets.configs.default import get_config
+  from convnets.train import train_and_evaluate
+  from convnets.train.workdir import read_jsonl
+
+  workdir = str(tmp_path / "run")
+  config = configure(get_config("mlp_300"), {"epochs": 2, "data.train_subset": 500})
+  train_and_evaluate(config, workdir, data=mnist, log=lambda line: None)
+  path, = glob.glob(f"{events_dir(workdir)}/events.out.tfevents.*")
+  events = read_events(path)
+  losses = {e.step: v.simple_value for e in events for v in e.summary.value
+            if v.tag == "valid_loss"}
+  history = read_jsonl(f"{workdir}/metrics.jsonl")
+  assert losses == pytest.approx({r["epoch"]: r["valid_loss"] for r in history})
+  assert any(v.tag == "curves" and e.step == 2 for e in events for v in e.summary.value)

@@ -65,6 +65,9 @@ def get_config(model: str = "convnet") -> ConfigDict:
   # after every epoch, and within an epoch (config.loop="python") once this
   # many minutes have passed since the last; the last `keep` are kept.
   config.checkpoint = ConfigDict(dict(every_minutes=10.0, keep=2, asynchronous=True))
+  # TensorBoard event files in WORKDIR/tensorboard/ (tensorboardX, no TensorFlow):
+  # each epoch's scalars and the curves; `tensorboard --logdir=runs/` compares runs.
+  config.tensorboard = True
   config.num_devices = 0              # data parallelism over this many devices (0 = all)
   config.test_every_epoch = False     # record test accuracy per epoch (time-to-accuracy only)
   config.seed = 0

@@ -66,6 +66,7 @@ def check_config(config: ConfigDict) -> None:
   need("optimizer.momentum", lambda v: 0 <= v < 1, "must be in [0, 1)")
   need("checkpoint.every_minutes", lambda v: v > 0, "must be > 0")
   need("checkpoint.keep", *at_least(1))
+  need("tensorboard", lambda v: isinstance(v, bool), "must be True or False")
   need("loss.l1", lambda v: v >= 0, "must be >= 0")
   need("loss.l2", lambda v: v >= 0, "must be >= 0")
   need("loss.label_smoothing", lambda v: 0 <= v < 1, "must be in [0, 1)")

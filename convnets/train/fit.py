@@ -28,6 +28,7 @@ from convnets.train.epochs import Progress
 from convnets.train.interrupts import Interrupted, pending
 from convnets.train.pipeline import Pipeline
 from convnets.train.placement import Lockstep
+from convnets.train.tensorboard import EventWriter
 
 Log = Callable[[str], None]
 
@@ -42,6 +43,7 @@ class Fit:
   workdirs: Sequence[str]
   primary: bool
   checkpoints: Checkpoints | None
+  events: Sequence[EventWriter]  # one per seed, where TensorBoard files are written
   log: Log
   last_save: float = dataclasses.field(default_factory=time.perf_counter)
 
@@ -107,6 +109,8 @@ def record_epoch(fit: Fit, snapshot: Snapshot, epoch_records: list[dict[str, Any
     snapshot.histories[i].append(record)
     if fit.primary:
       workdir_lib.append_jsonl(os.path.join(fit.workdirs[i], workdir_lib.METRICS), record)
+    for events in fit.events[i:i + 1]:
+      events.epoch(record)
     if not all(math.isfinite(record[k]) for k in ("train_loss", "valid_loss")):
       snapshot.diverged[i] = snapshot.epoch
       fit.log(f"seed {fit.lockstep.seeds[i]}: the loss is not finite at epoch "
@@ -167,7 +171,7 @@ def run_epochs(fit: Fit, snapshot: Snapshot) -> Snapshot:
     record_epoch(fit, snapshot, epoch_records, timing)
     if snapshot.stopping is not None:
       early_stop(fit, snapshot, epoch_records)
-    save(fit, snapshot)
     if pending() is not None:
-      raise stop_for(pending(), snapshot, fit)
+      raise stop_for(pending(), snapshot, fit)  # which saves it (a second save of a step fails)
+    save(fit, snapshot)
   return snapshot

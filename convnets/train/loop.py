@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import time
 from typing import Any, Callable, Sequence
 
@@ -34,8 +35,9 @@ from convnets.train.epochs import make_epoch_runner, make_evaluator, resolve_loo
 from convnets.train.optim import learning_rate_schedule, make_optimizer
 from convnets.train.pipeline import Pipeline, build_pipeline, model_input_shape, preprocess_name
 from convnets.train.placement import Lockstep, Placement
-from convnets.train.state import TrainState
+from convnets.train.state import TrainState, count_params
 from convnets.train.step import init_state, make_train_step
+from convnets.train.tensorboard import EventWriter
 
 Log = Callable[[str], None]
 
@@ -74,7 +76,7 @@ def make_trainer(config: ConfigDict, *, model, pipeline: Pipeline, lockstep: Loc
   n = pipeline.train_examples
   orders_for = jax.jit(lockstep.map(
       lambda key, epoch: epoch_permutation(jax.random.fold_in(key, epoch), n), (0, None)))
-  params = sum(x.size for x in jax.tree.leaves(state.params)) // len(lockstep.seeds)
+  params = count_params(state.params) // len(lockstep.seeds)
   return Trainer(state=state, steps=steps, loop=loop, params=int(params), run_epoch=run_epoch,
                  compile_epoch=compile_epoch, evaluate=evaluate,
                  orders=lambda epoch: orders_for(data_keys, epoch),
@@ -116,9 +118,10 @@ def run_facts(config: ConfigDict, trainer: Trainer, done: Snapshot, *, seeds: in
 
 def finish(config: ConfigDict, done: Snapshot, test: list[dict[str, float]], *,
            lockstep: Lockstep, workdirs: Sequence[str], facts: dict[str, Any],
-           pipeline: Pipeline, primary: bool, log: Log) -> list[dict[str, Any]]:
+           pipeline: Pipeline, primary: bool, events: Sequence[EventWriter], log: Log
+           ) -> list[dict[str, Any]]:
   """Each seed's summary: printed first, then written with its variables
-  and curves (``summary.json`` last)."""
+  and curves (``summary.json`` last), the curves also to TensorBoard."""
   variables = done.state.variables() if done.stopping is None else done.kept
   summaries = []
   for i, (seed, workdir) in enumerate(zip(lockstep.seeds, workdirs)):
@@ -133,6 +136,8 @@ def finish(config: ConfigDict, done: Snapshot, test: list[dict[str, float]], *,
       records.write_outputs(workdir, result=result, history=history,
                             variables=lockstep.take(variables, i),
                             preprocess_state=pipeline.preprocess_state)
+    for writer in events[i:i + 1]:
+      writer.image("curves", os.path.join(workdir, records.CURVES), step=len(history))
     summaries.append(result)
   return summaries
 
@@ -166,6 +171,9 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   if len(seeds) != len(workdirs) or not seeds:
     raise ValueError(f"need one workdir per seed, got {len(seeds)} seeds and "
                      f"{len(workdirs)} workdirs")
+  # A signal between two runs (of an experiment) stops before the next.
+  interrupts.stop_if_pending(f"before training {', '.join(workdirs)}; run the same command "
+                             "again to train it")
   lockstep = Lockstep(tuple(seeds))
   model, placement, data, pipeline = setup(config, seeds, data, data_dir, download)
   primary = jax.process_index() == 0  # in a multi-host job every process trains; one writes
@@ -179,10 +187,13 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
                            devices=placement.num_devices, loop=trainer.loop))
     compile_seconds = compile_all(trainer, pipeline)
     snapshot, checkpoints = resume.start(config, trainer, lockstep, plans, workdirs, log)
+    events = ([held.enter_context(EventWriter(w)) for w in workdirs]
+              if primary and config.tensorboard else [])
     try:
       snapshot = dataclasses.replace(snapshot, state=placement.replicate(snapshot.state))
       fit_ = fit.Fit(config=config, trainer=trainer, pipeline=pipeline, lockstep=lockstep,
-                     workdirs=workdirs, primary=primary, checkpoints=checkpoints, log=log)
+                     workdirs=workdirs, primary=primary, checkpoints=checkpoints,
+                     events=events, log=log)
       done = fit.run_epochs(fit_, snapshot)
     finally:
       if checkpoints is not None:
@@ -193,7 +204,7 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
                       train_examples=pipeline.train_examples, compile_seconds=compile_seconds,
                       start=start)
     summaries = finish(config, done, test, lockstep=lockstep, workdirs=workdirs, facts=facts,
-                       pipeline=pipeline, primary=primary, log=log)
+                       pipeline=pipeline, primary=primary, events=events, log=log)
     if primary:
       for workdir in workdirs:
         workdir_lib.discard_replaced(workdir)

@@ -78,6 +78,7 @@ def peak_memory_mb() -> float:
 
 
 FINISHED, DIVERGED = "finished", "diverged"
+CURVES = "curves.png"
 
 
 def summary(*, config: ConfigDict, seed: int, history: Sequence[dict[str, Any]],
@@ -131,7 +132,7 @@ def write_outputs(workdir: str, *, result: dict[str, Any], history: Sequence[dic
   save_preprocessor(workdir, preprocess_state)
   outcome = ("diverged" if result["status"] == DIVERGED
              else f"test error {100 * result['test_error']:.2f}%")
-  plot_curves(history, os.path.join(workdir, "curves.png"),
+  plot_curves(history, os.path.join(workdir, CURVES),
               f"{result['model']}, seed {result['seed']}: {outcome}")
   workdir_lib.write_json(os.path.join(workdir, "summary.json"), result)
 
