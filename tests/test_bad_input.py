@@ -45,6 +45,7 @@ def _truncate(relative: str) -> Callable[[dict[str, str]], None]:
 
 
 def _remove(*relatives: str) -> Callable[[dict[str, str]], None]:
+  """A preparation that deletes prepared files."""
   def prepare(paths: dict[str, str]) -> None:
     for relative in relatives:
       os.remove(os.path.join(paths["here"], relative))
@@ -73,6 +74,14 @@ class Case:
   tested: bool = False
 
 
+def _config_file(name: str, fragment: str, text: str | None = None) -> Case:
+  """``--config={here}/NAME`` on the finished run, NAME written with ``text``
+  first (None: missing); the error names the file, then ``fragment``."""
+  path = f"{{here}}/{name}"
+  return Case(("--workdir={run}", f"--config={path}"), f"--config={path}{fragment}",
+              prepare=() if text is None else (_write(name, text),))
+
+
 RUN, EXP = ("--workdir={run}", *TINY), ("--workdir={experiment}", *EXPERIMENT)
 CASES: dict[str, Case] = {
     "mistyped field": Case(
@@ -82,17 +91,13 @@ CASES: dict[str, Case] = {
         (*RUN, "--config.optimiser.learning_rate=0.1"),
         "--config.optimiser.learning_rate: the config has no such field; did you mean "
         "--config.optimizer.learning_rate"),
-    "missing config file": Case(
-        ("--workdir={run}", "--config={here}/missing.py"), "--config={here}/missing.py: No such file"),
-    "config with a syntax error": Case(
-        ("--workdir={run}", "--config={here}/syntax.py"), "--config={here}/syntax.py, line 1: invalid Python",
-        prepare=(_write("syntax.py", "def get_config(:\n"),)),
-    "config without get_config": Case(
-        ("--workdir={run}", "--config={here}/noget.py"), "--config={here}/noget.py: the file defines no "
-        "get_config()", prepare=(_write("noget.py", "EPOCHS = 3\n"),)),
-    "config whose get_config fails": Case(
-        ("--workdir={run}", "--config={here}/fails.py"), "--config={here}/fails.py, line 2: ZeroDivisionError",
-        prepare=(_write("fails.py", "def get_config():\n  return 1 / 0\n"),)),
+    "missing config file": _config_file("missing.py", ": No such file"),
+    "config with a syntax error": _config_file("syntax.py", ", line 1: invalid Python",
+                                               "def get_config(:\n"),
+    "config without get_config": _config_file("noget.py", ": the file defines no get_config()",
+                                              "EPOCHS = 3\n"),
+    "config whose get_config fails": _config_file("fails.py", ", line 2: ZeroDivisionError",
+                                                  "def get_config():\n  return 1 / 0\n"),
     "dropout not a number": Case(
         (*RUN, "--config.model.dropout=abc"),
         "--config.model.dropout=abc: could not convert string to float"),
