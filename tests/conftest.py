@@ -36,7 +36,8 @@ def mnist() -> MNIST:
 def mnist_dir() -> str:
   """The folder the library's lookup finds the four MNIST IDX files in (as :func:`mnist`)."""
   try:
-    return os.path.dirname(find_files(None)["train_images"])
+    # Absolute: subprocesses and kernels run elsewhere (CI's path is relative).
+    return os.path.abspath(os.path.dirname(find_files(None)["train_images"]))
   except DataError as e:
     pytest.fail(str(e))
 
