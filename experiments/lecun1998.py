@@ -205,7 +205,7 @@ def summarise(results: Mapping[str, Any]) -> list[Finding]:
            "one more run of the recipe (mean ± t s sqrt(1 + 1/n) over its n seeds): ours lower "
            "(above the interval), ours higher (below it), or consistent (inside). On the "
            "10,000 test digits one error is 0.01 points, and a rate p has a binomial standard "
-           "error of sqrt(p (1 − p) / 10,000): 0.10 points at 1%, 0.21 at 4.7%."),
+           "error of sqrt(p (1 − p) / 10,000)."),
       Grid("train_error", "Training error in the last epoch", [row.name for row in ran],
            [f"{r} recipe" for r in recipes], train, corner="row",
            note="The last epoch's running average, on distorted digits for [dist] rows. A "
