@@ -62,6 +62,8 @@ flags.DEFINE_list("variants", None, "Experiments: a comma-separated subset of th
                   "any experiments, each running its own.")
 flags.DEFINE_bool("resume", False, "Experiments: go on in --workdir: runs that finished with "
                   "the same config are kept, the rest are trained, the report covers all.")
+flags.DEFINE_bool("compilation_cache", True, "Keep compiled XLA programs on disk for the next "
+                  "run ($JAX_COMPILATION_CACHE_DIR, else ~/.cache/convnets/xla).")
 flags.DEFINE_bool("quick", False, "Experiments: a smoke run: 1 epoch on 2,000 examples of "
                   "each split, 1 seed (unless --config.epochs or --seeds are given).")
 
@@ -278,6 +280,11 @@ def main(argv: list[str], *, catalogue: Catalogue) -> None:
   from convnets.runtime import maybe_initialize_distributed
   from convnets.train.interrupts import Interrupted, exit_code
   maybe_initialize_distributed()
+  from convnets import compilation_cache
+  if FLAGS.compilation_cache:
+    compilation_cache.enable()
+  else:
+    compilation_cache.disable()
   config = _CONFIG.value
   if FLAGS.overwrite and FLAGS.resume:
     sys.exit("error: --overwrite and --resume contradict each other: --resume keeps what "
