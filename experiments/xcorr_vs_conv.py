@@ -18,10 +18,9 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 
-from convnets import models, ops
+from convnets import models, ops, pictures
 from convnets.data import MNIST
 from convnets.experiment import Analysis, Experiment, Figure, Variant
-from convnets.experiment import plots
 from convnets.experiment.spec import load_text
 from convnets.experiment.values import Finding, Value
 from convnets.experiment.trained import load_run, logits
@@ -85,10 +84,11 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
     figure = Figure("kernels.png", "First-layer kernels (seed "
                     f"{results['settings']['seeds'][0]}): cross-correlation, the same flipped, "
                     "and convolution's own; blue negative, red positive.")
-    plots.kernels([("cross-correlation, learned", learned),
-                   ("cross-correlation, flipped", ops.flip_kernel(learned)),
-                   ("convolution, learned", conv_learned)],
-                  os.path.join(workdir, figure.file), "Learned first-layer kernels (5x5)")
+    pictures.draw_kernels(sets=[("cross-correlation, learned", learned),
+                                ("cross-correlation, flipped", ops.flip_kernel(learned)),
+                                ("convolution, learned", conv_learned)],
+                          path=os.path.join(workdir, figure.file),
+                          title="Learned first-layer kernels (5x5)")
     figures = (figure,)
   return Analysis(numbers, figures)
 

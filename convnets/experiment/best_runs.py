@@ -19,6 +19,10 @@ from convnets.experiment.spec import Text
 from convnets.experiment.values import Comparison, Finding, Grid, Value, flat
 
 Run = Mapping[str, Any]
+# The overview figures beside the runs (drawn by convnets.experiment.publish).
+FIGURES = (("curves.png", "Validation error and training loss against epoch, one line per run."),
+           ("test_error.png", "Test error per platform: mean ± 1 std over its runs; circles "
+            "are single runs."))
 
 
 def load_runs(folder: str) -> list[dict[str, Any]]:
@@ -104,7 +108,9 @@ def results_markdown(runs: Sequence[Run], text: Text, target: float) -> str:
   found = findings(runs, target)
   curves = ", ".join(f"[{r['platform']} seed {r['summary']['seed']}]({r['folder']}/curves.png)"
                      for r in runs)
-  results = "\n\n".join([report.findings_markdown(found), f"Learning curves: {curves}."])
+  figures = "\n\n".join(f"![{caption}]({file})\n\n*{caption}*" for file, caption in FIGURES)
+  results = "\n\n".join([report.findings_markdown(found), figures,
+                           f"Each run's own learning curves: {curves}."])
   own = [f for f in found if isinstance(f, Comparison)]
   sections = [("Research question", text.question), ("Motivation", text.motivation),
               ("Method", text.method), ("Results", results),

@@ -1,30 +1,39 @@
-"""Learning curves as PNG (matplotlib, no display needed)."""
+"""A run's learning curves as PNG, in the project's style (:mod:`convnets.style`)."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from convnets import style
 
 
 def plot_curves(history: Sequence[dict[str, Any]], path: str, title: str) -> None:
-  """Loss and error (%) against epoch, train and validation, side by side."""
+  """Loss and error (%) against epoch, train and validation, side by side
+  (``history``: the records of ``metrics.jsonl``); each on a log axis where
+  it spans more than 4x, as falling curves do."""
   epochs = [h["epoch"] for h in history]
-  fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
-  ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
-  ax_loss.plot(epochs, [h["valid_loss"] for h in history], "s-", label="validation")
-  ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-  ax_err.plot(epochs, [100 * (1 - h["train_accuracy"]) for h in history], "o-", label="train")
-  ax_err.plot(epochs, [100 * (1 - h["valid_accuracy"]) for h in history], "s-",
-              label="validation")
-  ax_err.set(xlabel="epoch", ylabel="error (%)", title="classification error", yscale="log")
+  fig, axes = style.figure(cols=2, width=10.5, height=3.8)
+  ax_loss, ax_err = axes[0]
+  series: dict[str, list[np.ndarray]] = {"loss": [], "error": []}
+  for i, (split, name) in enumerate((("train", "train"), ("valid", "validation"))):
+    series["loss"].append(np.array([h[f"{split}_loss"] for h in history]))
+    series["error"].append(np.array([100 * (1 - h[f"{split}_accuracy"]) for h in history]))
+    for ax, key in ((ax_loss, "loss"), (ax_err, "error")):
+      ax.plot(epochs, series[key][-1], style.marker(i) + "-", color=style.colour(i), ms=4,
+              label=name)
+  ax_loss.set(xlabel="epoch", title="loss")
+  ax_err.set(xlabel="epoch", title="classification error")
+  for ax, key, label in ((ax_loss, "loss", "cross-entropy (nats)"),
+                         (ax_err, "error", "error (%)")):
+    values = np.concatenate(series[key])
+    if values.min() > 0 and values.max() / values.min() > 4:
+      style.log_axis(ax, which="y", label=label, subs=(1.0, 2.0, 5.0))
+    else:
+      ax.set_ylabel(label)
   for ax in (ax_loss, ax_err):
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.xaxis.get_major_locator().set_params(integer=True)
+  style.legend_outside(ax_err)
   fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  style.save(fig, path)

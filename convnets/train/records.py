@@ -9,13 +9,14 @@ import dataclasses
 import os
 import resource
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
 from ml_collections import ConfigDict
 
 from convnets import models
+from convnets.data import Split
 from convnets.train import workdir as workdir_lib
 from convnets.train.early_stopping import EarlyStopping
 from convnets.train.pipeline import save_preprocessor
@@ -77,6 +78,7 @@ def peak_memory_mb() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+Log = Callable[[str], None]
 FINISHED, DIVERGED = "finished", "diverged"
 CURVES = "curves.png"
 
@@ -124,17 +126,38 @@ def stopping_fields(stopping: EarlyStopping, i: int, epochs_run: int) -> dict[st
           "stopped_early": bool(stopping.stopped_epoch[i])}
 
 
+def curves_title(result: dict[str, Any]) -> str:
+  """The title of a run's ``curves.png``, from its summary."""
+  outcome = ("diverged" if result.get("status") == DIVERGED
+             else f"test error {100 * result['test_error']:.2f}%")
+  return f"{result['model']}, seed {result['seed']}: {outcome}"
+
+
 def write_outputs(workdir: str, *, result: dict[str, Any], history: Sequence[dict[str, Any]],
                   variables: Any, preprocess_state: dict[str, np.ndarray]) -> None:
   """A finished run's files, its summary ``result`` last, as the presence of
   ``summary.json`` marks the run finished."""
   workdir_lib.save_variables(workdir, jax.device_get(variables))
   save_preprocessor(workdir, preprocess_state)
-  outcome = ("diverged" if result["status"] == DIVERGED
-             else f"test error {100 * result['test_error']:.2f}%")
-  plot_curves(history, os.path.join(workdir, CURVES),
-              f"{result['model']}, seed {result['seed']}: {outcome}")
+  plot_curves(history, os.path.join(workdir, CURVES), curves_title(result))
   workdir_lib.write_json(os.path.join(workdir, "summary.json"), result)
+
+
+def write_pictures(workdir: str, *, config: ConfigDict, result: dict[str, Any], test: Split,
+                   class_names: Sequence[str], log: Log) -> None:
+  """A finished run's pictures (:mod:`convnets.train.inspection`) from its
+  predictions on the ``test`` split; none for a diverged run, which has no
+  predictions worth drawing, or with ``config.pictures`` off."""
+  # Imported here: inspection reads runs back through convnets.experiment.trained,
+  # which imports this package.
+  from convnets.train import inspection
+
+  if result["status"] == DIVERGED or not config.pictures:
+    return
+  start = time.perf_counter()
+  written = inspection.write_pictures(workdir, images=test.images, labels=test.labels,
+                                      class_names=class_names)
+  log(f"pictures: {', '.join(written)} ({time.perf_counter() - start:.1f}s)")
 
 
 def start_line(config: ConfigDict, *, params: int, examples: tuple[int, int, int], steps: int,
