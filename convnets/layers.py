@@ -124,6 +124,8 @@ class ConvPool(nn.Module):
   convolution's bias dropped because BN's shift ``beta`` takes its place),
   then pooled: ``pool(f(BN(conv(x))))``. BN's per-map scale may be negative,
   so it does not commute with max-pooling and is applied to every unit.
+
+  ``kernel_init`` initialises the convolution's kernel ``(kh, kw, C_in, features)``.
   """
   features: int
   kernel_size: IntOrPair = 5
@@ -138,13 +140,14 @@ class ConvPool(nn.Module):
   p: float = 2.0
   learnable_p: bool = False
   batch_norm: bool = False
+  kernel_init: Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     act = ops.get_activation(self.activation)
     conv = Conv2D(features=self.features, kernel_size=self.kernel_size, mode=self.mode,
                   stride=self.stride, padding=self.padding, impl=self.impl,
-                  use_bias=not self.batch_norm, name="conv")
+                  use_bias=not self.batch_norm, kernel_init=self.kernel_init, name="conv")
     pool = (lambda maps: maps) if self.pooling == "none" else Pool2D(
         kind=self.pooling, window=self.pool_window, stride=self.pool_stride, p=self.p,
         learnable_p=self.learnable_p, name="pool")

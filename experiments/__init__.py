@@ -14,7 +14,7 @@ from convnets.experiment import Experiment
 
 NAMES = ("xcorr_vs_conv", "pooling", "depth", "early_stopping", "regularisation",
          "transfer_functions", "preprocessing", "augmentation", "batch_norm", "skip_connections",
-         "lecun1998", "best_search")
+         "lecun1998", "best_search", "kernels", "translation")
 
 
 def get(name: str) -> Experiment:

@@ -26,9 +26,10 @@ Implementations (``impl``), all computing the same function:
   ``(batch * out_h * out_w, kh * kw * in_maps)`` and multiplied by the kernel
   reshaped to ``(kh * kw * in_maps, out_maps)``: one matrix product, the
   lecture's picture made literal.
-* ``"handgrad"``: the im2col forward pass with the backward pass written by
-  hand (``jax.custom_vjp``), the lecture's exercise as code; see
-  :func:`_hand_vjp_bwd` for the derivation.
+* ``"handgrad"``: the im2col forward pass with the backward pass (input,
+  kernel and bias gradients) written by hand (``jax.custom_vjp``), the
+  lecture's exercise as code; see :func:`_hand_vjp_bwd` and
+  ``docs/conv_gradients.md`` for the derivation.
 * ``"xla_handgrad"``: the same hand-written backward pass around XLA's
   convolution: XLA computes the forward pass and the input gradient (itself a
   forward convolution), one im2col product the kernel gradient. On CPU, XLA's
@@ -119,26 +120,33 @@ def _xcorr_naive(x, w, stride, pads):
   return jnp.stack(rows, axis=1)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def _xcorr_hand_vjp(x, w, stride, pads, xcorr):
-  return xcorr(x, w, stride, pads)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _xcorr_hand_vjp(x, w, b, stride, pads, xcorr):
+  return _add_bias(xcorr(x, w, stride, pads), b)
 
 
-def _hand_vjp_fwd(x, w, stride, pads, xcorr):
-  return xcorr(x, w, stride, pads), (x, w)
+def _add_bias(y, b):
+  return y if b is None else y + b
+
+
+def _hand_vjp_fwd(x, w, b, stride, pads, xcorr):
+  return _add_bias(xcorr(x, w, stride, pads), b), (x, w, b)
 
 
 def _hand_vjp_bwd(stride, pads, xcorr, residuals, g):
-  r"""Gradients of a cross-correlation layer, derived by hand; ``xcorr`` (the
-  forward pass's implementation) also computes the input gradient.
+  r"""Gradients of a cross-correlation layer, derived by hand (Lecture 7's
+  exercise; the derivation in the lecture's notation is ``docs/conv_gradients.md``);
+  ``xcorr`` (the forward pass's implementation) also computes the input gradient.
 
-  Forward: ``y[n,i,j,f] = sum_{k,l,c} w[k,l,c,f] xp[n, s i + k, s j + l, c]``
+  Forward: ``y[n,i,j,f] = sum_{k,l,c} w[k,l,c,f] xp[n, s i + k, s j + l, c] + b[f]``
   with ``xp`` the padded input. Given ``g = dL/dy`` of shape ``(N, oh, ow, F)``:
 
   * **Kernel.** Every position ``(i, j)`` uses the same (shared) weight, so its
     gradient is the sum over all positions (and examples) that share it:
     ``dL/dw[k,l,c,f] = sum_{n,i,j} g[n,i,j,f] xp[n, s i + k, s j + l, c]``,
     i.e. ``patches^T @ g``, with the im2col patch matrix.
+  * **Bias.** One bias per map, shared by all its units, each with
+    ``dy/db = 1``: ``dL/db[f] = sum_{n,i,j} g[n,i,j,f]``.
   * **Input.** ``xp[n,p,q,c]`` feeds ``y[n,i,j,f]`` with weight
     ``w[p - s i, q - s j, c, f]``. So
     ``dL/dxp[n,p,q,c] = sum_{i,j,f} g[n,i,j,f] w[p - s i, q - s j, c, f]``.
@@ -147,17 +155,15 @@ def _hand_vjp_bwd(stride, pads, xcorr, residuals, g):
     a *full convolution* of the output gradients with the kernel, which is a
     cross-correlation of ``g_up`` padded by ``kh - 1, kw - 1`` with the kernel
     flipped and its in/out maps swapped. Cropping the padding gives ``dL/dx``.
-
-  (The bias gradient, ``sum_{n,i,j} g[n,i,j,f]`` per map, is taken in
-  :func:`conv2d`, where the bias is added.)
   """
-  x, w = residuals
+  x, w, b = residuals
   kh, kw, cin, cout = w.shape
   sh, sw = stride
   n, oh, ow, _ = g.shape
   patches = extract_patches(x, (kh, kw), stride, pads)
   dw = patches.reshape(n * oh * ow, kh * kw * cin).T @ g.reshape(n * oh * ow, cout)
   dw = dw.reshape(kh, kw, cin, cout)
+  db = None if b is None else g.sum(axis=(0, 1, 2)).astype(b.dtype)
 
   hp = x.shape[1] + pads[0][0] + pads[0][1]
   wp = x.shape[2] + pads[1][0] + pads[1][1]
@@ -170,20 +176,26 @@ def _hand_vjp_bwd(stride, pads, xcorr, residuals, g):
   w_back = flip_kernel(w).transpose(0, 1, 3, 2)
   dxp = xcorr(g_up, w_back, (1, 1), full_pads)
   dx = dxp[:, pads[0][0]:hp - pads[0][1], pads[1][0]:wp - pads[1][1], :]
-  return dx, dw
+  return dx, dw, db
 
 
 _xcorr_hand_vjp.defvjp(_hand_vjp_fwd, _hand_vjp_bwd)
 
 
 def _with_hand_vjp(xcorr):
-  """``xcorr`` differentiated by :func:`_hand_vjp_bwd` instead of autodiff."""
-  return lambda x, w, stride, pads: _xcorr_hand_vjp(x, w, stride, pads, xcorr)
+  """``xcorr`` plus the bias, differentiated by :func:`_hand_vjp_bwd` instead of autodiff."""
+  return lambda x, w, b, stride, pads: _xcorr_hand_vjp(x, w, b, stride, pads, xcorr)
 
 
-_XCORR = {"xla": _xcorr_xla, "im2col": _xcorr_im2col,
+def _with_autodiff(xcorr):
+  """``xcorr`` plus the bias, differentiated by JAX."""
+  return lambda x, w, b, stride, pads: _add_bias(xcorr(x, w, stride, pads), b)
+
+
+# Each ``(x, w, b, stride, pads) -> y``, the bias (or None) added.
+_XCORR = {"xla": _with_autodiff(_xcorr_xla), "im2col": _with_autodiff(_xcorr_im2col),
           "handgrad": _with_hand_vjp(_xcorr_im2col), "xla_handgrad": _with_hand_vjp(_xcorr_xla),
-          "naive": _xcorr_naive}
+          "naive": _with_autodiff(_xcorr_naive)}
 
 
 def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
@@ -231,5 +243,4 @@ def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
     w = flip_kernel(w)
   if impl == "auto":
     impl = auto_impl(x.shape[3], window)
-  y = _XCORR[impl](x, w, stride, pads)
-  return y if b is None else y + b
+  return _XCORR[impl](x, w, b, stride, pads)

@@ -1,9 +1,16 @@
-"""Optimisers and learning-rate schedules (Optax), chosen by name in the config."""
+"""Optimisers and learning-rate schedules (Optax), chosen by name in the config,
+and parameters held fixed (never updated) whatever the optimiser."""
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
+import jax
 import optax
 from ml_collections import ConfigDict
+
+# A parameter subtree by its module names, e.g. ("conv1", "conv").
+ParamPath = tuple[str, ...]
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 SCHEDULES = ("constant", "cosine", "step")
@@ -36,13 +43,46 @@ def learning_rate_schedule(section: ConfigDict, epochs: int, steps_per_epoch: in
   return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), main], [warmup])
 
 
-def make_optimizer(section: ConfigDict, epochs: int, steps_per_epoch: int
-                   ) -> optax.GradientTransformation:
-  """The update rule a config's ``optimizer`` section names, with its schedule.
+def fixed_params(model: Any) -> tuple[ParamPath, ...]:
+  """The parameter subtrees ``model`` keeps fixed: its ``fixed_params``
+  attribute (e.g. :attr:`convnets.models.convnet.ConvNet.fixed_params`), none
+  for a model without one."""
+  return tuple(getattr(model, "fixed_params", ()))
+
+
+def freeze(tx: optax.GradientTransformation, fixed: Sequence[ParamPath]
+           ) -> optax.GradientTransformation:
+  """``tx`` on every parameter except those under a path of ``fixed``, whose
+  updates are zero (``optax.set_to_zero``), so they stay bit-for-bit as they
+  were initialised. Masking the update, not the gradient, is what also stops
+  decoupled weight decay (AdamW adds ``wd * w`` to the update whatever the
+  gradient) and momentum carried from earlier steps."""
+  if not fixed:
+    return tx
+  fixed = [tuple(path) for path in fixed]
+
+  def labels(params):
+    def label(path, _):
+      names = tuple(getattr(key, "key", key) for key in path)
+      return "fixed" if any(names[:len(p)] == p for p in fixed) else "trained"
+    return jax.tree_util.tree_map_with_path(label, params)
+
+  return optax.multi_transform({"trained": tx, "fixed": optax.set_to_zero()}, labels)
+
+
+def make_optimizer(section: ConfigDict, epochs: int, steps_per_epoch: int, *,
+                   fixed: Sequence[ParamPath] = ()) -> optax.GradientTransformation:
+  """The update rule a config's ``optimizer`` section names, with its schedule,
+  leaving the parameters under ``fixed`` paths unchanged (:func:`freeze`).
 
   ``weight_decay`` is decoupled weight decay for adam (AdamW) and an L2
   penalty's gradient ``wd * w`` added before the update for the SGD family.
   """
+  return freeze(_update_rule(section, epochs, steps_per_epoch), fixed)
+
+
+def _update_rule(section: ConfigDict, epochs: int, steps_per_epoch: int
+                 ) -> optax.GradientTransformation:
   lr = learning_rate_schedule(section, epochs, steps_per_epoch)
   name, wd = section.name, section.weight_decay
   if name == "adam":
