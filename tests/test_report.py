@@ -91,6 +91,49 @@ def test_discussion_names_what_exceeds_seed_noise_and_not_what_does_not(results)
   assert "far against close" in own and "level pair" not in own
 
 
+def test_discussion_is_prose_with_effect_sizes_and_a_conclusion(results):
+  """Paragraphs of sentences, not a list; the difference beyond noise with its
+  size relative to the reference's error; a conclusion that names the
+  reference and counts the variants measurably worse and those unresolved."""
+  text = discussion.discussion(results, summarise(results)[1:2], "The limits.")
+  paragraphs = text.split("\n\n")
+  assert not any(line.lstrip().startswith(("- ", "* ")) for line in text.splitlines())
+  assert all(p.rstrip().endswith(".") for p in paragraphs) and len(paragraphs) >= 4
+  far = results["comparisons"]["far"]["difference"]
+  reference = results["variants"][0]["test_error"]["mean"]
+  # Independently: (mean(far) - mean(ref)) / mean(ref), as a percentage.
+  assert f"{100 * far / reference:.0f}% more errors" in text
+  conclusion = next(p for p in paragraphs if p.startswith("**Conclusion.**"))
+  assert "**ref** has the lowest mean test error" in conclusion
+  assert "one of the two variants tested against it is measurably worse" in conclusion
+  assert "one cannot be told apart from it with three seeds" in conclusion
+  assert paragraphs[-1] == "**Limitations.** The limits."
+
+
+def test_conclusion_names_a_variant_better_than_the_reference(make_variant, make_results):
+  results = make_results([make_variant("base", [0.030, 0.031, 0.0295]),
+                          make_variant("better", [0.0100, 0.0104, 0.0098])], "base")
+  text = discussion.conclusion(results)
+  assert "**better** improves on **base** beyond seed noise" in text
+  assert "fewer errors" in text and "the one variant tested against it is not measurably" in text
+  level = make_results([make_variant("base", [0.0105, 0.0115, 0.0112]),
+                        make_variant("same", [0.010, 0.011, 0.012])], "base")
+  assert ("No variant is measurably better than **base**: the lowest mean, **same**'s, is "
+          "within seed noise of it") in discussion.conclusion(level)
+
+
+def test_verdicts_read_as_clauses():
+  items = [(f"v{i}", "d", i < 2) for i in range(6)]
+  assert discussion.verdicts(items, "others") == (
+      "two of the six others exceed seed-to-seed noise, v0 (d) and v1 (d), while the other "
+      "four lie within it")
+  assert discussion.verdicts(items[2:4], "others") == (
+      "neither of the two others exceeds seed-to-seed noise")
+  many = [(f"v{i}", "d", i > 0) for i in range(7)]
+  assert discussion.verdicts(many, "others") == (
+      "six of the seven others exceed seed-to-seed noise; only v0 lies within it")
+
+
 def test_one_seed_is_reported_as_untestable(make_variant, make_results):
   results = make_results([make_variant("a", [0.01]), make_variant("b", [0.02])], "a")
   text = discussion.discussion(results, [], "")
@@ -108,7 +151,7 @@ def test_diverged_seeds_are_shown_and_left_out(make_variant, make_results):
   table = report.table(results)
   assert "| a | 1.05 ± 0.07 | 1.00, –, 1.10 |" in table and "| gone | – | –, – |" in table
   text = discussion.against_reference(results)
-  best_and_worst = text[:text.index("%.")]
+  best_and_worst = text[:text.index("**. ") + 3]  # the first sentence
   assert "**gone**" not in best_and_worst and "**b**" in best_and_worst
   assert "could not be tested" in text  # gone, against a
   assert "## Discussion" in report.results_markdown(results, TEXT)

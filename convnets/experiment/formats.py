@@ -3,7 +3,7 @@ spreads over seeds, units (:mod:`convnets.experiment.values`)."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from convnets.experiment import stats
 from convnets.experiment.values import Cell
@@ -75,13 +75,20 @@ def with_unit(cell: Cell, unit: str) -> str:
   return number(cell, unit) + SUFFIX.get(unit, "")
 
 
-
 def difference(x: float, unit: str) -> str:
   """A difference of two values in ``unit``, with its sign: ``"+0.11 points"``
   for percentages, ``"-0.0754"`` for plain numbers."""
   if unit in SUFFIX:
     return with_unit(x, "points")
   return f"{x:+.3g}"
+
+
+def epochs(results: Mapping[str, Any]) -> str:
+  """``"12 epochs"``, or ``"20 to 30 epochs"`` when variants set their own."""
+  counts = sorted({v["epochs"] for v in results["variants"]})
+  if len(counts) > 1:
+    return f"{counts[0]} to {counts[-1]} epochs"
+  return f"{counts[0]} epoch{'s' if counts[0] != 1 else ''}"
 
 
 def escape(text: str) -> str:

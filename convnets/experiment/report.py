@@ -16,8 +16,8 @@ import os
 from typing import Any, Callable, Mapping, Sequence
 
 from convnets.experiment import discussion, stats
-from convnets.experiment.formats import (difference, escape, heading, is_number, mean_std,
-                                         number, p_value, percent, with_unit)
+from convnets.experiment.formats import (difference, epochs, escape, heading, is_number,
+                                         mean_std, number, p_value, percent, with_unit)
 from convnets.experiment.spec import Text
 from convnets.experiment.values import Cell, Comparison, Finding, Grid, Value, flat
 
@@ -50,12 +50,6 @@ def table(results: Results) -> str:
           "multiply-adds per example (Lecture 7's count). s/epoch: measured training time "
           f"on {results['settings']['platform']}.")
   return "\n".join([*rows, "", note])
-
-
-def epochs(results: Results) -> str:
-  """``"12 epochs"``, or ``"20 to 30 epochs"`` when variants set their own."""
-  counts = sorted({v["epochs"] for v in results["variants"]})
-  return f"{counts[0]} epochs" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} epochs"
 
 
 def _variant_settings(variant: Mapping[str, Any], shared_epochs: int) -> str:
@@ -193,17 +187,22 @@ def results_markdown(results: Results, text: Text | None = None,
   findings = list(summarise(results)) if summarise else []
   own = [f for f in findings if isinstance(f, Comparison)]
   sections = [
-      (None, f"Experiment `{results['experiment']}`: {len(results['variants'])} variants x "
-             f"{len(results['settings']['seeds'])} seeds, {epochs(results)} each; "
-             f"{time_spent(results)}."),
       ("Research question", text.question), ("Motivation", text.motivation),
       ("Method", method(results, text)),
-      ("Results", "\n\n".join(p for p in (table(results), findings_markdown(findings),
+      ("Results", "\n\n".join(p for p in (runs_line(results), table(results),
+                                            findings_markdown(findings),
                                             figures_markdown(results["figures"])) if p)),
       ("Discussion", discussion.discussion(results, own, text.limitations)),
   ]
-  return "\n\n".join([f"# {text.title}"] + [body if title is None else f"## {title}\n\n{body}"
+  return "\n\n".join([f"# {text.title}"] + [f"## {title}\n\n{body}"
                                               for title, body in sections]) + "\n"
+
+
+def runs_line(results: Results) -> str:
+  """What was run: variants, seeds, epochs and the time it took."""
+  return (f"Experiment `{results['experiment']}`: {len(results['variants'])} variants x "
+          f"{len(results['settings']['seeds'])} seeds, {epochs(results)} each; "
+          f"{time_spent(results)}.")
 
 
 def index_markdown(entries: Sequence[tuple[str, Results]], root: str) -> str:
