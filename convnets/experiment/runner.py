@@ -22,24 +22,27 @@ from typing import Any, Callable, Sequence
 import jax
 from ml_collections import ConfigDict
 
-from convnets import models
+from convnets import classical, models
 from convnets.configs import configure
 from convnets.data import MNIST
 from convnets.experiment import plots, report, runs, stats
-from convnets.experiment.spec import (QUICK_EPOCHS, QUICK_EXAMPLES, Experiment, Figure,
-                                     Settings, Variant)
+from convnets.experiment.values import flat
+from convnets.experiment.spec import QUICK_EPOCHS, QUICK_EXAMPLES, Experiment, Settings, Variant
 from convnets.train import check_config, interrupts, lock
 from convnets.train import workdir as workdir_lib
 from convnets.train.workdir import WorkdirError, write_json
 
 REPORT_LOCK = ".report.lock"
+LOCAL, SUBMITIT = "local", "submitit"
+LAUNCHERS = (LOCAL, SUBMITIT)
 
 Log = Callable[[str], None]
 
 
 def quick_data(data: MNIST, examples: int = QUICK_EXAMPLES) -> MNIST:
   """The first ``examples`` of every split."""
-  return MNIST(data.train.take(examples), data.valid.take(examples), data.test.take(examples))
+  return dataclasses.replace(data, train=data.train.take(examples),
+                             valid=data.valid.take(examples), test=data.test.take(examples))
 
 
 def check_workdir(workdir: str, overwrite: bool, resume: bool = False) -> None:
@@ -75,7 +78,10 @@ def variant_configs(experiment: Experiment, variants: Sequence[Variant], config:
       variant_config.data.train_subset = min(subset, QUICK_EXAMPLES)
     try:
       check_config(variant_config)
-      models.build(variant_config.model)
+      if classical.is_method(variant_config.model.name):
+        classical.check(variant_config.model)
+      else:
+        models.build(variant_config.model)
     except ValueError as e:
       raise ValueError(f"experiment {experiment.name!r}, variant {name!r}: {e}") from None
   return shared, configs
@@ -85,7 +91,10 @@ def gather(experiment: Experiment, configs: dict[str, ConfigDict],
            trained: dict[str, list[dict[str, Any]]], settings: Settings, workdir: str
            ) -> list[dict[str, Any]]:
   """The records of every variant with finished runs in ``workdir``, in
-  declaration order: those trained now, and those finished earlier."""
+  declaration order: those trained now, and those finished earlier. A
+  variant with no run folder there keeps its record in ``workdir``'s
+  ``results.json``, if it has one (:func:`recorded`)."""
+  kept = recorded(experiment, workdir)
   records = []
   for variant in experiment.variants:
     if variant.name in trained:
@@ -96,31 +105,50 @@ def gather(experiment: Experiment, configs: dict[str, ConfigDict],
       found = []
     if found:
       records.append(runs.variant_record(variant, configs[variant.name], found, workdir))
+    elif variant.name in kept:
+      records.append(kept[variant.name])
   return records
 
 
-def _draw(experiment: Experiment, results: dict[str, Any], workdir: str) -> list[Figure]:
-  """The figures every experiment gets, plus its declared trends."""
-  variants = results["variants"]
-  figures = [Figure("curves.png", "Validation error and training loss against epoch: mean over "
-                    "seeds, band ±1 std."),
-             Figure("test_error.png", "Test error per variant: mean ± 1 std over seeds; "
-                    "circles are single seeds.")]
-  plots.learning_curves(variants, os.path.join(workdir, figures[0].file), experiment.title)
-  plots.test_errors(variants, os.path.join(workdir, figures[1].file), experiment.title,
-                    results["reference"])
-  for trend in experiment.trends:
-    figure = Figure(f"test_error_vs_{trend.x}.png", f"Test error against {trend.label}: mean "
-                    "± 1 std over seeds.")
-    plots.trend(variants, trend.x, trend.label, trend.log_x,
-                os.path.join(workdir, figure.file), experiment.title)
-    figures.append(figure)
-  return figures
+def recorded(experiment: Experiment, workdir: str) -> dict[str, dict[str, Any]]:
+  """The variant records of ``workdir/results.json`` by name, those whose
+  overrides are still their variant's (compared by short key, so that records
+  of the older flat config read alike); none without the file.
+
+  This is how runs trained elsewhere join a report without being retrained:
+  copy a committed ``results.json`` into a workdir and run other variants
+  there with ``--resume``; the copied records whose runs are absent are kept
+  as they are (their runs' read-back flags set), the new runs added.
+  """
+  path = os.path.join(workdir, "results.json")
+  if not os.path.isfile(path):
+    return {}
+  declared = {v.name: flat(v.overrides) for v in experiment.variants}
+  return {record["name"]: {**record, "runs": [{**run, "read_back": True}
+                                              for run in record["runs"]]}
+          for record in workdir_lib.read_json(path)["variants"]
+          if flat(record["overrides"]) == declared.get(record["name"])}
+
+
+def train_here(experiment: Experiment, selected: Sequence[Variant],
+               configs: dict[str, ConfigDict], *, workdir: str, settings: Settings,
+               data: MNIST, resume: bool, log: Log) -> dict[str, list[dict[str, Any]]]:
+  """Train each of the ``selected`` variants' seeds in this process; their runs by variant."""
+  trained = {}
+  for i, variant in enumerate(selected):
+    prefix = f"[{experiment.name} {i + 1}/{len(selected)} {variant.name}]"
+    log(f"{prefix} {variant.label}: {len(settings.seeds)} seed(s), "
+        f"{configs[variant.name].epochs} epoch(s)")
+    trained[variant.name] = runs.train_variant(
+        configs[variant.name], settings.seeds, workdir, variant.name, data=data,
+        resume_runs=resume, log=lambda line, p=prefix: log(f"{p} {line}"))
+  return trained
 
 
 def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, data: MNIST,
                    settings: Settings = Settings(), overwrite: bool = False,
-                   resume: bool = False, log: Log = print) -> dict[str, Any]:
+                   resume: bool = False, launcher: str = LOCAL, data_dir: str | None = None,
+                   log: Log = print) -> dict[str, Any]:
   """Train ``experiment``'s variants, each with ``settings.seeds``, and write
   ``results.json``, ``results.md`` and the figures to ``workdir``.
 
@@ -136,10 +164,13 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
     resume: keep the runs that finished earlier in ``workdir`` with the same
       config and train only the others (an interrupted experiment goes on
       where it stopped; the tables and figures are written anew over all runs).
+    launcher: ``"local"``: train here, one run after another; ``"submitit"``:
+      as a job array on ``config.cluster`` (:mod:`convnets.experiment.launch`),
+      whose jobs read MNIST from ``data_dir`` (as :func:`convnets.data.load`).
     log: progress lines.
 
   Every variant's config and model are checked before anything is written.
-  Returns what ``results.json`` holds.
+  Returns what ``results.json`` holds (empty if the jobs were left running).
   """
   start = time.perf_counter()
   selected = experiment.select(list(settings.variants) if settings.variants else None)
@@ -148,6 +179,11 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
   # Every variant's config, so that the report can read back runs of variants
   # not selected this time.
   shared, configs = variant_configs(experiment, experiment.variants, config, settings)
+  if launcher not in LAUNCHERS:
+    raise ValueError(f"launcher {launcher!r}: must be one of {', '.join(LAUNCHERS)}")
+  if launcher == SUBMITIT:
+    from convnets.experiment import launch  # submitit only where it is asked for
+    launch.check_cluster(config.cluster)
   check_workdir(workdir, overwrite, resume)
   workdir_lib.make_folder(workdir)
   if overwrite:
@@ -158,13 +194,14 @@ def run_experiment(experiment: Experiment, workdir: str, *, config: ConfigDict, 
   trained = {}
   # Ctrl-C or SIGTERM between two runs stops before the next (not lost, nor a kill).
   with interrupts.deferred():
-    for i, variant in enumerate(selected):
-      prefix = f"[{experiment.name} {i + 1}/{len(selected)} {variant.name}]"
-      log(f"{prefix} {variant.label}: {len(settings.seeds)} seed(s), "
-          f"{configs[variant.name].epochs} epoch(s)")
-      trained[variant.name] = runs.train_variant(
-          configs[variant.name], settings.seeds, workdir, variant.name, data=data,
-          resume_runs=resume, log=lambda line, p=prefix: log(f"{p} {line}"))
+    if launcher == SUBMITIT:  # the report reads back what the jobs trained
+      if not launch.run_jobs(selected, configs, workdir, seeds=settings.seeds,
+                             cluster=config.cluster, data=data, data_dir=data_dir,
+                             resume=resume, log=lambda line: log(f"[{experiment.name}] {line}")):
+        return {}
+    else:
+      trained = train_here(experiment, selected, configs, workdir=workdir, settings=settings,
+                           data=data, resume=resume, log=log)
   # Processes training disjoint variants into one workdir take turns here;
   # each report covers every run finished so far.
   with lock.hold(workdir, "reported", name=REPORT_LOCK, wait=True):
@@ -217,7 +254,8 @@ def write_outputs(experiment: Experiment, workdir: str, results: dict[str, Any],
   Returns ``results`` completed with the analysis, the figures and the wall time.
   """
   analysis = experiment.analyse(workdir, results, data) if experiment.analyse else None
-  figures = _draw(experiment, results, workdir) + list(analysis.figures if analysis else [])
+  # The figures every experiment gets are a function of results alone (publish redraws them).
+  figures = plots.standard(results, workdir) + list(analysis.figures if analysis else [])
   results = {**results,
              "analysis": dict(analysis.results) if analysis else {},
              "figures": [dataclasses.asdict(f) for f in figures],
@@ -235,8 +273,10 @@ def write_outputs(experiment: Experiment, workdir: str, results: dict[str, Any],
 
 def run_all(experiments: Sequence[Experiment], workdir: str, *, config: ConfigDict,
             data: MNIST, settings: Settings = Settings(), overwrite: bool = False,
-            resume: bool = False, log: Log = print) -> list[dict[str, Any]]:
-  """Run every experiment into ``workdir/<name>/`` and write ``workdir/report.md``.
+            resume: bool = False, launcher: str = LOCAL, data_dir: str | None = None,
+            log: Log = print) -> list[dict[str, Any]]:
+  """Run every experiment into ``workdir/<name>/`` and write ``workdir/report.md``
+  (once every experiment has its report: not while jobs are left running).
 
   ``settings.variants``, if given, names variants of any of the experiments;
   each experiment runs those of its own, and one with none of them is skipped.
@@ -262,7 +302,10 @@ def run_all(experiments: Sequence[Experiment], workdir: str, *, config: ConfigDi
       folder = os.path.join(workdir, experiment.name)
       entries.append((folder, run_experiment(experiment, folder, config=config, data=data,
                                              settings=own_settings, overwrite=overwrite,
-                                             resume=resume, log=log)))
+                                             resume=resume, launcher=launcher,
+                                             data_dir=data_dir, log=log)))
+  if not all(results for _, results in entries):
+    return [results for _, results in entries]
   with workdir_lib.atomic_path(os.path.join(workdir, "report.md")) as tmp, open(tmp, "w") as f:
     f.write(report.index_markdown(entries, workdir))
   return [results for _, results in entries]

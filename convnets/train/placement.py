@@ -23,7 +23,11 @@ class Placement:
 
   With several devices the batch axis is sharded over the mesh axis
   ``"data"`` and everything else (parameters, optimiser state, the stored data
-  set) is replicated; XLA inserts the gradient all-reduce.
+  set) is replicated; XLA inserts the gradient all-reduce. In a multi-process
+  job (``jax.distributed.initialize``, :mod:`convnets.runtime`) the mesh spans
+  every process's devices: each process holds the same data set and state,
+  computes its devices' slice of every global batch, and the all-reduce
+  crosses processes.
   """
 
   def __init__(self, num_devices: int = 0):
@@ -32,13 +36,21 @@ class Placement:
     if not 1 <= n <= len(devices):
       raise ConfigError(f"config.num_devices={num_devices}: only {len(devices)} "
                         f"{jax.default_backend()} devices exist (0 = all)")
+    self.multiprocess = jax.process_count() > 1
+    if self.multiprocess and n != len(devices):
+      raise ConfigError(f"config.num_devices={num_devices}: a job of {jax.process_count()} "
+                        f"processes trains on all {len(devices)} of their devices; set 0")
     self.num_devices = n
     self.mesh = (jax.sharding.Mesh(np.asarray(devices[:n]), ("data",)) if n > 1 else None)
 
   def replicate(self, tree: Any) -> Any:
+    """``tree`` (the same values in every process) on every device of the mesh."""
     if self.mesh is None:
       return tree
-    return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec()))
+    sharding = NamedSharding(self.mesh, PartitionSpec())
+    if not self.multiprocess:
+      return jax.device_put(tree, sharding)
+    return jax.tree.map(lambda x: _global(x, sharding), tree)
 
   def shard_batch(self, x: jax.Array, axis: int = 0) -> jax.Array:
     """Inside a jitted function: split ``x``'s batch ``axis`` over the devices."""
@@ -46,6 +58,15 @@ class Placement:
       return x
     spec = (None,) * axis + ("data",)
     return jax.lax.with_sharding_constraint(x, NamedSharding(self.mesh, PartitionSpec(*spec)))
+
+
+def _global(x: Any, sharding: NamedSharding) -> jax.Array:
+  """One global array from this process's full copy of ``x`` (``device_put``
+  places only on a process's own devices); PRNG keys travel as their raw data."""
+  if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+    data = _global(jax.random.key_data(x), sharding)
+    return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+  return jax.make_array_from_process_local_data(sharding, np.asarray(x))
 
 
 @dataclasses.dataclass(frozen=True)

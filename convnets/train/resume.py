@@ -29,7 +29,7 @@ from convnets.train.placement import Lockstep
 
 FRESH, RESUME = "fresh", "resume"
 # Fields that say how a run is kept, not what it computes.
-NOT_COMPARED = ("checkpoint", "tensorboard")
+NOT_COMPARED = ("checkpoint", "tensorboard", "pictures", "cluster")
 
 Log = Callable[[str], None]
 
