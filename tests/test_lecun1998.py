@@ -15,18 +15,20 @@ import struct
 
 import pytest
 
-from convnets import models
+from convnets import classical, models
 from convnets.configs.default import get_config
 from convnets.data import MNIST
 from convnets.experiment import Experiment, Settings, Variant, report
 from convnets.configs import configure
 from convnets.experiment.runner import run_experiment
-from convnets.experiment.stats import spread
+from convnets.experiment.stats import per_seed, spread
 from convnets.train import check_config
 from experiments import NAMES, get
-from experiments.lecun1998 import DIST_EPOCHS, EPOCHS, ROWS, compare, summarise
+from experiments.lecun1998 import (CLASSICAL, DIST_EPOCHS, EPOCHS, NOT_MEASURED, PAPER_ORDER,
+                                   PUBLISHED_UNMEASURED, ROWS, compare, published, summarise)
 
-QUICK_VARIANTS = ("paper-mlp_300", "paper-lenet5", "modern-mlp_300", "modern-mlp_300-dist")
+QUICK_VARIANTS = ("knn", "paper-mlp_300", "paper-lenet5", "modern-mlp_300",
+                  "modern-mlp_300-dist")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = "reference/lecun1998-mnist-results.md"  # in the shared folder beside the checkout
 
@@ -62,11 +64,12 @@ def test_every_row_of_both_recipes_is_a_valid_config():
   experiment = get("lecun1998")
   assert "lecun1998" in NAMES
   names = [v.name for v in experiment.variants]
-  assert names == [f"{recipe}-{row.key}" for recipe in ("paper", "modern") for row in ROWS]
+  assert names == [row.key for row in CLASSICAL] + [
+      f"{recipe}-{row.key}" for recipe in ("paper", "modern") for row in ROWS]
   assert {"paper-mlp_300-deslant", "modern-mlp_500_150-dist", "modern-lenet1"} <= set(names)
   assert len({row.name for row in ROWS}) == len(ROWS) == 13
   shared = configure(get_config(), dict(experiment.overrides))
-  for variant in experiment.variants:
+  for variant in experiment.variants[len(CLASSICAL):]:
     config = configure(shared, dict(variant.overrides))
     check_config(config)
     models.build(config.model)
@@ -96,7 +99,7 @@ def test_quick_run_tables_ours_against_the_published_errors(quick):
   assert [v["name"] for v in results["variants"]] == list(QUICK_VARIANTS)
   assert all(v["epochs"] == 1 for v in results["variants"])  # --quick sets every variant's
   errors = {v["name"]: v["test_error"]["mean"] for v in results["variants"]}
-  published, *_ = summarise(results)
+  _, published, *_ = summarise(results)
   assert published.rows == ["28x28-300-10", "28x28-300-10 [dist]", "LeNet-5"]
   cells = dict(zip(published.rows, published.cells))
   column = published.columns.index
@@ -109,8 +112,9 @@ def test_quick_run_tables_ours_against_the_published_errors(quick):
   assert cells["28x28-300-10 [dist]"][column("paper recipe")] is None
   with open(os.path.join(quick, "results.md")) as f:
     text = f.read()
-  assert "### Against the published table" in text and "| LeNet-5 | 0.95 |" in text
-  assert "| LeNet-4 |" not in text  # rows not run are left out
+  assert "### Networks against the published table" in text and "| LeNet-5 | 0.95 |" in text
+  networks = text.split("### Networks against the published table")[1].split("###")[0]
+  assert "| LeNet-4 |" not in networks  # rows not run are left out of the recipes' table
 
 
 def test_quick_run_draws_the_gallery(quick):
@@ -156,3 +160,72 @@ def test_a_variant_trains_its_own_epochs_unless_the_user_sets_them(mnist, tmp_pa
   assert report.epochs({"variants": [{"epochs": 30}, {"epochs": 20}, {"epochs": 20}]}) == (
       "20 to 30 epochs")
   assert report.epochs({"variants": [{"epochs": 12}]}) == "12 epochs"
+
+
+def test_every_classical_row_is_a_valid_config_of_its_method():
+  experiment = get("lecun1998")
+  shared = configure(get_config(), dict(experiment.overrides))
+  for row, variant in zip(CLASSICAL, experiment.variants):
+    config = configure(shared, dict(variant.overrides))
+    check_config(config)
+    assert config.model.name == row.method and config.data.preprocess == row.preprocess
+    classical.check(config.model)
+  assert {row.method for row in CLASSICAL} == set(classical.METHODS)
+
+
+def test_the_whole_table_is_the_reference_in_its_order():
+  """All 28 rows, in the reference file's order, each with its published error."""
+  reference = published_table()
+  assert list(PAPER_ORDER) == list(reference) and len(PAPER_ORDER) == 28
+  assert {name: published(name) for name in PAPER_ORDER} == reference
+  measurable = {row.name for row in (*ROWS, *CLASSICAL)}
+  assert set(PAPER_ORDER) == measurable | set(NOT_MEASURED)
+  assert set(NOT_MEASURED) - measurable == set(PUBLISHED_UNMEASURED)
+
+
+def test_quick_run_puts_classical_and_neural_rows_in_one_table(quick):
+  results = load(quick)
+  table, *_ = summarise(results)
+  assert table.rows == list(PAPER_ORDER)
+  cells = dict(zip(table.rows, table.cells))
+  column = table.columns.index
+  knn_record = next(v for v in results["variants"] if v["name"] == "knn")
+  knn_run, = knn_record["runs"]  # deterministic: one seed whatever --seeds says
+  assert cells["K-NN Euclidean"][column("ours")] == [knn_run["test_error"]]
+  assert cells["K-NN Euclidean"][column("ours − published")] == pytest.approx(
+      knn_run["test_error"] - 0.05)
+  assert cells["K-NN Euclidean"][column("test s")] == knn_run["test_seconds"] > 0
+  assert cells["LeNet-5"][column("ours")] == per_seed(
+      next(v for v in results["variants"] if v["name"] == "paper-lenet5"))
+  assert cells["LeNet-4 / K-NN"][column("ours")].startswith("not measured: ")
+  assert cells["tangent distance [16x16]"][column("ours")] == (
+      "not measured: not run in this workdir")
+  summary = json.load(open(os.path.join(quick, knn_run["workdir"], "summary.json")))
+  assert summary["test_error"] == knn_run["test_error"] and "k=" in summary["recipe"]
+  with open(os.path.join(quick, "results.md")) as f:
+    text = f.read()
+  assert "### The whole table" in text
+  assert "| K-NN Euclidean [deslant] | 2.40 | not measured" in text
+
+
+def test_resume_over_a_copied_results_json_keeps_its_records(quick, mnist, tmp_path):
+  """The committed runs join new ones without retraining: the records of a
+  results.json copied into the workdir stay (all but one whose overrides no
+  longer match its variant's), and the variant run now joins them."""
+  copied = load(quick)
+  stale = next(v for v in copied["variants"] if v["name"] == "modern-mlp_300")
+  stale["overrides"] = {**stale["overrides"], "model.activation": "tanh"}
+  with open(tmp_path / "results.json", "w") as f:
+    json.dump(copied, f)
+  results = run_experiment(get("lecun1998"), str(tmp_path), config=get_config(), data=mnist,
+                           settings=Settings(seeds=(0,), quick=True, variants=("pca_quadratic",)),
+                           resume=True, log=lambda line: None)
+  names = [v["name"] for v in results["variants"]]
+  assert names == ["knn", "pca_quadratic", "paper-mlp_300", "paper-lenet5",
+                   "modern-mlp_300-dist"]
+  before = {v["name"]: v for v in load(quick)["variants"]}
+  for record in results["variants"]:
+    if record["name"] != "pca_quadratic":
+      assert record["test_error"] == before[record["name"]]["test_error"]
+      assert all(run["read_back"] for run in record["runs"])
+  assert not results["variants"][1]["runs"][0]["read_back"]

@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 import jax
 from ml_collections import ConfigDict
 
-from convnets import models
+from convnets import classical, models
+from convnets.classical.run import fit_and_test, seeds_to_run
 from convnets.describe import count_connections
 from convnets.experiment import stats
 from convnets.experiment.spec import Variant
@@ -67,6 +68,9 @@ def train_variant(config: ConfigDict, seeds: Sequence[int], workdir: str, varian
   with this config is read back and an unfinished one resumes from its
   checkpoint. Seeds train together (vmapped) or one at a time, as
   ``together`` says (None: ``SEEDS_TOGETHER`` for the backend)."""
+  if classical.is_method(config.model.name):
+    return classical_variant(config, seeds, workdir, variant, data=data,
+                             resume_runs=resume_runs, log=log)
   dirs = {seed: run_dir(workdir, variant, seed) for seed in seeds}
   summaries = ({seed: finished_run(dirs[seed], config, seed) for seed in seeds}
                if resume_runs else {})
@@ -85,6 +89,24 @@ def train_variant(config: ConfigDict, seeds: Sequence[int], workdir: str, varian
     summaries.update(zip(group, loop.train_seeds(config, group, [dirs[s] for s in group],
                                                  data=data, log=lambda l: log(prefix + l))))
   return [with_curves(summaries[seed], dirs[seed], seed in done) for seed in seeds]
+
+
+def classical_variant(config: ConfigDict, seeds: Sequence[int], workdir: str, variant: str, *,
+                      data: Any, resume_runs: bool, log: Log = print) -> list[dict[str, Any]]:
+  """:func:`train_variant` for a classical method (``config.model`` names one
+  of :mod:`convnets.classical`): fitted and tested once per seed, or with the
+  first seed alone when it is deterministic."""
+  runs = []
+  for seed in seeds_to_run(config, seeds):
+    folder = run_dir(workdir, variant, seed)
+    summary = finished_run(folder, config, seed) if resume_runs else None
+    done = summary is not None
+    log(f"seed {seed} finished earlier: read back" if done else f"seed {seed} -> {folder}")
+    if not done:
+      summary = fit_and_test(config, seed, folder, data=data,
+                             log=lambda line, s=seed: log(f"seed {s}: {line}"))
+    runs.append(with_curves(summary, folder, done))
+  return runs
 
 
 def read_back(variant: str, config: ConfigDict, seeds: Sequence[int], workdir: str
@@ -116,7 +138,9 @@ def variant_record(variant: Variant, config: ConfigDict, runs: list[dict[str, An
       "coords": dict(variant.coords), "overrides": dict(variant.overrides),
       "model": config.model.name, "model_kwargs": settings, "epochs": config.epochs,
       "params": runs[0]["params"],
-      "connections": count_connections(config.model.name, settings, model_input_shape(config)),
+      # A classical method's: the stored numbers each test digit reads (its summary's).
+      "connections": (runs[0]["connections"] if classical.is_method(config.model.name) else
+                      count_connections(config.model.name, settings, model_input_shape(config))),
       "test_error": stats.spread([r["test_error"] for r in ok]),
       "valid_error": stats.spread([r["valid_error"] for r in ok]),
       "seconds_per_epoch": stats.spread([r["seconds_per_epoch"] for r in runs]),
