@@ -1,8 +1,9 @@
 """MNIST loading: the course's splits, IDX validation, device batching (TFDS:
-``test_tfds.py``)."""
+``test_tfds.py``; Fashion-MNIST and data sets by name: ``test_datasets.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import shutil
@@ -26,6 +27,7 @@ def write_idx(path, magic: int, array: np.ndarray) -> None:
 
 
 def fake_mnist_dir(root, n_train=12, n_test=4, seed=0):
+  """Four random IDX files in ``root``; their arrays by ``FILES`` key."""
   rng = np.random.default_rng(seed)
   arrays = {
       "train_images": (IMAGES_MAGIC, rng.integers(0, 256, (n_train, 28, 28))),
@@ -37,6 +39,23 @@ def fake_mnist_dir(root, n_train=12, n_test=4, seed=0):
   for key, (magic, array) in arrays.items():
     write_idx(os.path.join(root, mnist_lib.FILES[key]), magic, array)
   return {k: a for k, (_, a) in arrays.items()}
+
+
+def trust(monkeypatch, root, name: str = "mnist") -> None:
+  """Make the library expect the checksums of the files in ``root`` for ``name``."""
+  sums = {file: mnist_lib.sha256_of(os.path.join(root, file)) for file in mnist_lib.FILES.values()}
+  spec = dataclasses.replace(mnist_lib.IDX_DATASETS[name], sha256=sums)
+  monkeypatch.setitem(mnist_lib.IDX_DATASETS, name, spec)
+
+
+@pytest.fixture
+def fake_dir(monkeypatch):
+  """``make(root, **kwargs)``: :func:`fake_mnist_dir` with its checksums trusted."""
+  def make(root, **kwargs):
+    arrays = fake_mnist_dir(root, **kwargs)
+    trust(monkeypatch, root)
+    return arrays
+  return make
 
 
 def test_course_split_of_real_mnist(mnist):
@@ -51,16 +70,16 @@ def test_course_split_of_real_mnist(mnist):
   assert sorted(np.unique(mnist.valid.labels)) == list(range(10))
 
 
-def test_split_keeps_order_and_sizes(tmp_path):
-  arrays = fake_mnist_dir(tmp_path / "mnist")
+def test_split_keeps_order_and_sizes(tmp_path, fake_dir):
+  arrays = fake_dir(tmp_path / "mnist")
   data = load(str(tmp_path), train_size=9)  # found in the mnist/ subfolder
   np.testing.assert_array_equal(data.train.images, arrays["train_images"][:9])
   np.testing.assert_array_equal(data.valid.labels, arrays["train_labels"][9:])
   np.testing.assert_array_equal(data.test.images, arrays["test_images"])
 
 
-def test_env_var_names_the_data_dir(tmp_path, monkeypatch):
-  fake_mnist_dir(tmp_path)
+def test_env_var_names_the_data_dir(tmp_path, monkeypatch, fake_dir):
+  fake_dir(tmp_path)
   monkeypatch.setenv("CONVNETS_DATA_DIR", str(tmp_path))
   assert len(load(train_size=10).valid) == 2
 
@@ -73,8 +92,8 @@ def test_missing_files_say_where_and_how_to_fix(tmp_path):
   assert "--download" in message and "CONVNETS_DATA_DIR" in message
 
 
-def test_truncated_file_is_named(tmp_path):
-  fake_mnist_dir(tmp_path)
+def test_truncated_file_is_named(tmp_path, fake_dir):
+  fake_dir(tmp_path)
   path = tmp_path / mnist_lib.FILES["train_images"]
   raw = path.read_bytes()
   path.write_bytes(raw[: len(raw) // 2])
@@ -82,10 +101,11 @@ def test_truncated_file_is_named(tmp_path):
     load(str(tmp_path), train_size=10)
 
 
-def test_wrong_magic_is_named(tmp_path):
-  fake_mnist_dir(tmp_path)
+def test_wrong_magic_is_named(tmp_path, monkeypatch, fake_dir):
+  fake_dir(tmp_path)
   labels = tmp_path / mnist_lib.FILES["test_labels"]
   shutil.copy(tmp_path / mnist_lib.FILES["test_images"], labels)
+  trust(monkeypatch, tmp_path)  # past the checksum, to the header check
   with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: IDX magic number 2051, "
                      "expected 2049"):
     load(str(tmp_path), train_size=10)
@@ -99,9 +119,10 @@ def test_short_payload_is_caught(tmp_path):
     read_idx(path, IMAGES_MAGIC)
 
 
-def test_image_label_count_mismatch_is_named(tmp_path):
-  fake_mnist_dir(tmp_path)
+def test_image_label_count_mismatch_is_named(tmp_path, monkeypatch, fake_dir):
+  fake_dir(tmp_path)
   write_idx(tmp_path / mnist_lib.FILES["test_labels"], LABELS_MAGIC, np.zeros(3))
+  trust(monkeypatch, tmp_path)
   with pytest.raises(DataError, match="holds 4 images but .*t10k-labels.* holds 3 labels"):
     load(str(tmp_path), train_size=10)
 
@@ -110,14 +131,14 @@ def test_checksums_are_verified_before_a_file_is_kept(tmp_path, monkeypatch):
   """A download whose bytes do not match the SHA-256 leaves no file behind."""
   served = tmp_path / "served"
   fake_mnist_dir(served)
-  monkeypatch.setattr(mnist_lib, "MIRRORS", (served.as_uri() + "/",))
+  spec = dataclasses.replace(mnist_lib.IDX_DATASETS["mnist"], mirrors=(served.as_uri() + "/",))
+  monkeypatch.setitem(mnist_lib.IDX_DATASETS, "mnist", spec)
   target = tmp_path / "target"
   with pytest.raises(DataError, match="could not download .*SHA-256"):
     mnist_lib.download(str(target))
   assert not [p for p in os.listdir(target) if not p.startswith(".")]
   # With the served files' own checksums, the same download succeeds.
-  sums = {name: mnist_lib.sha256_of(str(served / name)) for name in mnist_lib.SHA256}
-  monkeypatch.setattr(mnist_lib, "SHA256", sums)
+  trust(monkeypatch, served)
   mnist_lib.download(str(target))
   assert len(load(str(target), train_size=10).train) == 10
 
@@ -127,8 +148,8 @@ def test_unknown_source_is_an_error():
     load(source="csv")
 
 
-def test_device_batches_follow_the_permutation(tmp_path):
-  arrays = fake_mnist_dir(tmp_path, n_train=12)
+def test_device_batches_follow_the_permutation(tmp_path, fake_dir):
+  arrays = fake_dir(tmp_path, n_train=12)
   split = load(str(tmp_path), train_size=11).train
   device = to_device(split, multiple=4)
   assert device.images.shape[0] == 12 and float(device.weights.sum()) == 11

@@ -1,6 +1,7 @@
-"""Data: MNIST sources (IDX files, TFDS), the course splits, and on-device batching."""
+"""Data: data sets by name (IDX files, TFDS), the course splits, and on-device batching."""
 
 from convnets.data.idx import DataError, read_idx
-from convnets.data.mnist import MNIST, SOURCES, Split, load
+from convnets.data.mnist import MNIST, SOURCES, Dataset, Split, image_shape, load, resolve
 
-__all__ = ["DataError", "MNIST", "SOURCES", "Split", "load", "read_idx"]
+__all__ = ["DataError", "Dataset", "MNIST", "SOURCES", "Split", "image_shape", "load",
+           "read_idx", "resolve"]

@@ -1,9 +1,10 @@
 """Random data augmentation as pure functions of a PRNG key, run on the device
 inside the jitted training step (no host input pipeline).
 
-Every augmentation maps ``(key, images (N, H, W))`` to images of the same
-shape and dtype (uint8 in, uint8 out: resampled values are rounded and
-clipped), each image drawing its own parameters from its own key:
+Every augmentation maps ``(key, images (N, H, W))`` (or colour ``(N, H, W,
+C)``, every channel moved alike) to images of the same shape and dtype
+(uint8 in, uint8 out: resampled values are rounded and clipped back),
+each image drawing its own parameters from its own key:
 
 * ``"shift"``: whole-pixel translations (:func:`random_shift`);
 * ``"affine"``: random planar affine distortions (:func:`affine_distort`),
@@ -39,17 +40,19 @@ def shift(images: jax.Array, offsets: jax.Array, max_shift: int) -> jax.Array:
   """Translate each image by whole pixels.
 
   Args:
-    images: ``(N, H, W)`` (any dtype); vacated pixels become 0 (background).
+    images: ``(N, H, W)`` or ``(N, H, W, C)`` (any dtype); vacated pixels
+      become 0 (background), in every channel.
     offsets: ``(N, 2)`` int ``(dy, dx)``, each within ``[-max_shift, max_shift]``.
     max_shift: a bound on the offsets (the padding the translation needs).
 
   Returns:
-    ``(N, H, W)``, same dtype: ``out[n, i, j] = images[n, i - dy_n, j - dx_n]``.
+    images' shape and dtype: ``out[n, i, j] = images[n, i - dy_n, j - dx_n]``.
   """
-  _, h, w = images.shape
-  padded = jnp.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-  crop = lambda image, off: jax.lax.dynamic_slice(image, (max_shift - off[0],
-                                                          max_shift - off[1]), (h, w))
+  h, w, channels = images.shape[1], images.shape[2], images.shape[3:]
+  margins = ((0, 0), (max_shift, max_shift), (max_shift, max_shift)) + ((0, 0),) * len(channels)
+  padded = jnp.pad(images, margins)
+  crop = lambda image, off: jax.lax.dynamic_slice(
+      image, (max_shift - off[0], max_shift - off[1]) + (0,) * len(channels), (h, w) + channels)
   return jax.vmap(crop)(padded, offsets)
 
 
@@ -185,14 +188,14 @@ def distort(key: jax.Array, images: jax.Array, affine: AffineRanges | None = Non
 
   Args:
     key: PRNG key; the same key gives the same distortions.
-    images: ``(N, H, W)``, uint8 or float.
+    images: ``(N, H, W)`` or ``(N, H, W, C)``, uint8 or float.
     affine, elastic: the distortions' parameters; None leaves that one out.
 
   Returns:
-    ``(N, H, W)``, same dtype, resampled bilinearly with background (0)
+    images' shape and dtype, resampled bilinearly with background (0)
     outside the image; integer images are rounded and clipped back.
   """
-  n, h, w = images.shape
+  n, h, w = images.shape[:3]
   coords = jax.vmap(lambda k: distortion_coordinates(k, h, w, affine, elastic))(
       jax.random.split(key, n))
   return geometry.resample_batch(images, coords)

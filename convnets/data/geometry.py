@@ -46,13 +46,15 @@ def resample(image: jax.Array, coords: jax.Array) -> jax.Array:
 
 
 def resample_batch(images: jax.Array, coords: jax.Array) -> jax.Array:
-  """:func:`resample` of ``(N, H, W)`` images at ``(N, 2, H, W)`` positions, any dtype.
+  """:func:`resample` of ``(N, H, W)`` images (or ``(N, H, W, C)``, each
+  channel at the same positions) at ``(N, 2, H, W)`` positions, any dtype.
 
   Integer images are resampled as floats and rounded and clipped back to
   their dtype's range (bilinear weights are convex, so clipping only guards
   against rounding at the extremes).
   """
-  out = jax.vmap(resample)(images.astype(jnp.float32), coords)
+  one = resample if images.ndim == 3 else jax.vmap(resample, in_axes=(2, None), out_axes=2)
+  out = jax.vmap(one)(images.astype(jnp.float32), coords)
   if jnp.issubdtype(images.dtype, jnp.integer):
     info = jnp.iinfo(images.dtype)
     return jnp.clip(jnp.round(out), info.min, info.max).astype(images.dtype)

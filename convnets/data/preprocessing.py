@@ -15,7 +15,7 @@ The ones here need more than one pixel and a constant:
 :func:`fit_preprocessor` is the one entry point the training loop uses; for a
 name of ``transforms.PREPROCESSORS`` it returns that preprocessor unchanged.
 Every preprocessor maps ``(N, 28, 28)`` uint8 images to ``(N, H, W, 1)``
-float32 inputs.
+float32 inputs, and colour ``(N, H, W, C)`` images to C input maps.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from convnets.data import whitening
-from convnets.data.transforms import PREPROCESSORS, get_preprocessor
+from convnets.data.transforms import PREPROCESSORS, get_preprocessor, with_channels
 
 Preprocessor = Callable[[jax.Array], jax.Array]
 
@@ -41,13 +41,14 @@ WHITENING_EPSILON = 0.1
 
 
 def per_image(images: jax.Array) -> jax.Array:
-  """``(N, H, W)`` uint8 -> ``(N, H, W, 1)``: each image standardised by its
-  own pixels' mean and standard deviation."""
+  """``(N, H, W[, C])`` uint8 -> ``(N, H, W, 1 or C)``: each image
+  standardised by its own values' (every channel's) mean and standard deviation."""
   unit = images.astype(jnp.float32) / 255.0
-  mean = unit.mean(axis=(1, 2), keepdims=True)
-  std = unit.std(axis=(1, 2), keepdims=True)
-  floor = 1.0 / np.sqrt(images.shape[1] * images.shape[2])
-  return ((unit - mean) / jnp.maximum(std, floor))[..., None]
+  axes = tuple(range(1, images.ndim))
+  mean = unit.mean(axis=axes, keepdims=True)
+  std = unit.std(axis=axes, keepdims=True)
+  floor = 1.0 / np.sqrt(np.prod(images.shape[1:]))
+  return with_channels((unit - mean) / jnp.maximum(std, floor))
 
 
 IMAGE_WISE: dict[str, Preprocessor] = {"per_image": per_image}
@@ -60,10 +61,11 @@ def names() -> tuple[str, ...]:
 
 
 def whitener(fitted: whitening.Whitening) -> Preprocessor:
-  """``(N, H, W)`` uint8 -> ``(N, H, W, 1)``: pixels in [0, 1], unrolled, whitened."""
+  """``(N, H, W[, C])`` uint8 -> ``(N, H, W, 1 or C)``: pixels in [0, 1],
+  unrolled, whitened."""
   def preprocess(images: jax.Array) -> jax.Array:
     unit = images.reshape(images.shape[0], -1).astype(jnp.float32) / 255.0
-    return whitening.whiten(unit, fitted).reshape(images.shape + (1,))
+    return with_channels(whitening.whiten(unit, fitted).reshape(images.shape))
   return preprocess
 
 
@@ -98,10 +100,20 @@ def fit_preprocessor(name: str, train_images: np.ndarray,
   return make_preprocessor(name, fit_state(name, train_images, epsilon))
 
 
-def input_shape(name: str) -> tuple[int, ...]:
-  """One network input's shape ``(H, W, C)`` after preprocessor ``name``,
-  without fitting it (the fitted ones keep the 28x28 image)."""
-  if name in IMAGE_WISE or name in FITTED:
-    return (28, 28, 1)
-  images = jax.ShapeDtypeStruct((1, 28, 28), jnp.uint8)
-  return tuple(jax.eval_shape(get_preprocessor(name), images).shape[1:])
+def input_shape(name: str, image_shape: tuple[int, ...] = (28, 28)) -> tuple[int, ...]:
+  """One network input's shape ``(H, W, C)`` after preprocessor ``name`` of
+  stored images of ``image_shape`` ``(H, W)`` or ``(H, W, C)``, without
+  fitting it (the fitted ones keep the image's size).
+
+  Raises:
+    ValueError: the preprocessor cannot take such images.
+  """
+  if name in FITTED:
+    return tuple(image_shape) + ((1,) if len(image_shape) == 2 else ())
+  preprocess = make_preprocessor(name, {})
+  try:
+    return tuple(jax.eval_shape(preprocess, jax.ShapeDtypeStruct((1, *image_shape), jnp.uint8)
+                                ).shape[1:])
+  except (ValueError, TypeError, IndexError) as e:
+    raise ValueError(f"preprocess {name!r} cannot take {'x'.join(map(str, image_shape))} "
+                     f"images ({' '.join(str(e).split())})") from None

@@ -1,7 +1,9 @@
 """Pure, jittable transforms from stored uint8 images to network inputs.
 
 A preprocessor maps ``(N, 28, 28)`` uint8 images (0 = background, 255 = ink)
-to ``(N, H, W, 1)`` float32 network inputs in three optional stages, named
+to ``(N, H, W, 1)`` float32 network inputs (colour ``(N, H, W, C)`` images,
+the lecture's "multiple input images", keep their C maps; deslanting needs
+greyscale) in three optional stages, named
 together as ``[deslant_]<normalisation>[_<geometry>]``:
 
 1. ``deslant_``: deskew by second moments (:func:`convnets.data.geometry.deslant`);
@@ -47,13 +49,19 @@ LECUN_BACKGROUND = -0.1
 LECUN_INK = 1.175
 
 
+def with_channels(images: jax.Array) -> jax.Array:
+  """``(N, H, W)`` -> ``(N, H, W, 1)``; ``(N, H, W, C)`` unchanged."""
+  return images[..., None] if images.ndim == 3 else images
+
+
 def pad_to(images: jax.Array, size: int) -> jax.Array:
-  """``(N, h, w)`` -> ``(N, size, size)``: centred on a background (0) field;
-  an odd margin puts the extra pixel at the bottom/right."""
+  """``(N, h, w[, C])`` -> ``(N, size, size[, C])``: centred on a background
+  (0) field; an odd margin puts the extra pixel at the bottom/right."""
   dh, dw = size - images.shape[1], size - images.shape[2]
   if min(dh, dw) < 0:
     raise ValueError(f"cannot pad {images.shape[1:]} images to {size}x{size}")
-  return jnp.pad(images, ((0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)))
+  return jnp.pad(images, ((0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2))
+                 + ((0, 0),) * (images.ndim - 3))
 
 
 def crop20(images: jax.Array) -> jax.Array:
@@ -70,7 +78,8 @@ def down16(images: jax.Array) -> jax.Array:
   with antialiasing widens the triangle filter by the 1.25 reduction, so each
   output pixel averages the input area it covers (no aliasing of thin
   strokes)."""
-  return jax.image.resize(crop20(images), (images.shape[0], 16, 16), "linear", antialias=True)
+  return jax.image.resize(crop20(images), (images.shape[0], 16, 16) + images.shape[3:], "linear",
+                          antialias=True)
 
 
 GEOMETRIES: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -96,7 +105,7 @@ def preprocessor_name(normalisation: str, geometry_name: str = "", deslant: bool
 
 def make_preprocessor(normalisation: str = "scale", geometry_name: str = "",
                       deslant: bool = False) -> Callable[[jax.Array], jax.Array]:
-  """``preprocess(images (N, 28, 28) uint8) -> (N, H, W, 1) float32``, the
+  """``preprocess(images (N, 28, 28[, C]) uint8) -> (N, H, W, 1 or C) float32``, the
   stages in the order of the module docstring (deslanting needs the whole
   28x28 digit, and padding must add background before normalising)."""
   if normalisation not in NORMALISATIONS:
@@ -111,7 +120,7 @@ def make_preprocessor(normalisation: str = "scale", geometry_name: str = "",
     unit = images.astype(jnp.float32) / 255.0
     if deslant:
       unit = geometry.deslant(unit)
-    return normalise(reshape(unit))[..., None]
+    return with_channels(normalise(reshape(unit)))
 
   preprocess.__name__ = preprocessor_name(normalisation, geometry_name, deslant)
   return preprocess

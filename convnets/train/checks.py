@@ -15,6 +15,7 @@ import flax.linen as nn
 from ml_collections import ConfigDict
 
 from convnets.data import SOURCES
+from convnets.data.mnist import IDX_DATASETS, TFDS_PREFIX
 from convnets.data.augment import AUGMENTATIONS
 from convnets.data.preprocessing import names as preprocessor_names
 from convnets.train.optim import OPTIMIZERS, SCHEDULES
@@ -52,6 +53,10 @@ def check_config(config: ConfigDict) -> None:
   need("num_devices", lambda v: _is_int(v) and v >= 0, "must be an integer >= 0 (0 = all)")
   need("early_stopping_patience", lambda v: _is_int(v) and v >= 0,
        "must be an integer >= 0 (0 = off)")
+  need("data.name", lambda v: isinstance(v, str) and (
+      v in IDX_DATASETS or (v.startswith(TFDS_PREFIX) and len(v) > len(TFDS_PREFIX))),
+      f"must be one of {', '.join(IDX_DATASETS)}, or {TFDS_PREFIX}NAME for a "
+      f"tensorflow-datasets image classification data set (e.g. {TFDS_PREFIX}cifar10)")
   need("data.source", *one_of(SOURCES))
   need("data.preprocess", *one_of(("auto",) + preprocessor_names()))
   need("data.train_subset", lambda v: _is_int(v) and v >= 0, "must be an integer >= 0 (0 = all)")
@@ -67,6 +72,7 @@ def check_config(config: ConfigDict) -> None:
   need("checkpoint.every_minutes", lambda v: v > 0, "must be > 0")
   need("checkpoint.keep", *at_least(1))
   need("tensorboard", lambda v: isinstance(v, bool), "must be True or False")
+  need("pictures", lambda v: isinstance(v, bool), "must be True or False")
   need("loss.l1", lambda v: v >= 0, "must be >= 0")
   need("loss.l2", lambda v: v >= 0, "must be >= 0")
   need("loss.label_smoothing", lambda v: 0 <= v < 1, "must be in [0, 1)")

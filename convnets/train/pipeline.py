@@ -17,7 +17,7 @@ import numpy as np
 from ml_collections import ConfigDict
 
 from convnets import models
-from convnets.data import MNIST, Split
+from convnets.data import MNIST, Split, image_shape
 from convnets.data.augment import make_augmentation
 from convnets.data.device import DeviceSplit, to_device
 from convnets.data.preprocessing import Preprocessor, fit_state, input_shape, make_preprocessor
@@ -35,8 +35,29 @@ def preprocess_name(config: ConfigDict) -> str:
 
 
 def model_input_shape(config: ConfigDict) -> tuple[int, ...]:
-  """One input's shape ``(H, W, C)`` as the config's preprocessing gives it."""
-  return input_shape(preprocess_name(config))
+  """One input's shape ``(H, W, C)`` as the config's preprocessing gives it
+  from the images ``config.data.name`` declares (C = 3 for colour)."""
+  images = image_shape(config.data.name, config.data.source)
+  try:
+    return input_shape(preprocess_name(config), images)
+  except ValueError as e:
+    raise ConfigError(f"config.data.preprocess={config.data.preprocess!r}: {e}; choose one "
+                      f"that takes the images of config.data.name={config.data.name!r} "
+                      f"(e.g. scale)") from None
+
+
+def check_data(config: ConfigDict, data: MNIST) -> None:
+  """The data set is the one the config names: its images have the shape the
+  model was checked against, and its classes the model's outputs."""
+  declared = image_shape(config.data.name, config.data.source)
+  if data.image_shape != declared:
+    raise ConfigError(f"config.data.name={config.data.name!r} declares images of shape "
+                      f"{declared}, but the data given have {data.image_shape}")
+  classes = getattr(models.build(config.model), "classes", len(data.class_names))
+  if classes != len(data.class_names):
+    raise ConfigError(f"config.data.name={config.data.name!r}: {len(data.class_names)} classes, "
+                      f"but model {config.model.name!r} has {classes} outputs; choose a data set "
+                      f"of {classes} classes")
 
 
 def training_split(config: ConfigDict, data: MNIST) -> Split:
@@ -57,10 +78,10 @@ class Pipeline:
     train, valid, test: the splits on the device (``valid``/``test`` padded to
       whole evaluation chunks).
     train_examples: the number of training examples.
-    preprocess: ``(N, 28, 28)`` uint8 -> ``(N, H, W, C)`` float32.
+    preprocess: ``(N, H, W[, C])`` uint8 -> ``(N, H', W', C)`` float32.
     preprocess_state: what the preprocessor learnt from the training split
       (empty for the fixed ones), saved with the run.
-    augment: ``(key, (N, 28, 28) uint8) -> (N, 28, 28) uint8``.
+    augment: ``(key, (N, H, W[, C]) uint8) -> (N, H, W[, C]) uint8``.
   """
   train: DeviceSplit
   valid: DeviceSplit
@@ -74,6 +95,7 @@ class Pipeline:
 def build_pipeline(config: ConfigDict, data: MNIST, placement: Placement) -> Pipeline:
   """The splits uploaded (replicated over ``placement``), the preprocessor
   fitted to the training split only, the augmentation of ``config.augment``."""
+  check_data(config, data)
   train = training_split(config, data)
   if config.batch_size > len(train):
     raise ConfigError(f"config.batch_size={config.batch_size}: larger than the "
