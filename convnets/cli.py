@@ -3,8 +3,10 @@
   python run_experiment.py                                  # the lecture ConvNet
   python run_experiment.py --config.model.activation=tanh --config.epochs=20
   python run_experiment.py --model=lenet5 --describe        # --model: the default config's model
+  python run_experiment.py --inspect=WORKDIR                # a finished run's pictures, again
   python run_experiment.py --experiment=pooling --workdir=W [--seeds=3] [--variants=max,avg]
       [--quick] [--overwrite | --resume]
+  python run_experiment.py --report=OUT [--topics=batch_norm,pooling] [--results=DIR]
 
 Every hyperparameter lives in the config (``--config``, default
 ``convnets/configs/default.py``), each field overridable as
@@ -35,6 +37,9 @@ from convnets.experiment.spec import Experiment, Settings
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
                               "default.py")
 ALL = "all"
+# The committed results of a source checkout (--report's default --results).
+COMMITTED_RESULTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                 "results")
 
 FLAGS = flags.FLAGS
 # No default here: config_flags would load it, and its overrides, as the module
@@ -46,10 +51,13 @@ flags.DEFINE_string("model", None, "Alias: start the default config from this re
                     "model (its own settings then reachable as --config.model.NAME=VALUE).")
 flags.DEFINE_string("workdir", None, "Folder for the outputs (default: a new timestamped "
                     "folder under runs/). Must be new or empty.")
-flags.DEFINE_string("data_dir", None, "Folder with the four MNIST IDX .gz files (or a mnist/ "
-                    "folder of them); default $CONVNETS_DATA_DIR, else ~/.cache/convnets/mnist.")
-flags.DEFINE_bool("download", False, "Fetch missing MNIST files into the data folder "
-                  "(SHA-256 verified).")
+flags.DEFINE_string("data_dir", None, "Folder with the four IDX .gz files of "
+                    "config.data.name (or a folder holding a <name>/ folder of them); default "
+                    "$CONVNETS_DATA_DIR (mnist), $CONVNETS_FASHION_MNIST_DIR or "
+                    "$CONVNETS_DATA_DIR/fashion-mnist (fashion_mnist), else "
+                    "~/.cache/convnets/<name>. For tfds:NAME, the tfds data directory.")
+flags.DEFINE_bool("download", False, "Fetch missing IDX files into the data folder "
+                  "(SHA-256 verified), or have tfds prepare the data set.")
 flags.DEFINE_bool("overwrite", False, "Replace the outputs of an earlier run in --workdir.")
 flags.DEFINE_bool("describe", False, "Print the model's settings and its layer table (weights, "
                   "biases, connections) and exit without training.")
@@ -66,6 +74,20 @@ flags.DEFINE_bool("compilation_cache", True, "Keep compiled XLA programs on disk
                   "run ($JAX_COMPILATION_CACHE_DIR, else ~/.cache/convnets/xla).")
 flags.DEFINE_bool("quick", False, "Experiments: a smoke run: 1 epoch on 2,000 examples of "
                   "each split, 1 seed (unless --config.epochs or --seeds are given).")
+flags.DEFINE_string("inspect", None, "Draw the pictures of the finished run in this workdir "
+                    "(confusion matrix, misclassified digits, first-layer kernels and feature "
+                    "maps) into it, from its saved variables; trains nothing.")
+flags.DEFINE_enum("launcher", "local", ["local", "submitit"], "Experiments: train the runs "
+                  "here one after another (local), or as a submitit job array on the "
+                  "cluster --config.cluster.* describes (submitit).")
+flags.DEFINE_string("report", None, "Write the coursework hand-in report, OUT/report.html and "
+                    "OUT/report.pdf, from finished experiments' results.json (--results); "
+                    "trains nothing.")
+flags.DEFINE_list("topics", None, "--report: a comma-separated subset of the experiments to "
+                  "report (default: every one with results).")
+flags.DEFINE_string("results", None, "--report: the folder to read results.json from, with "
+                    "its subfolders (default: the committed results/; or an experiment's "
+                    "--workdir).")
 
 
 class Catalogue(Protocol):
@@ -242,10 +264,10 @@ def run_experiments(config: ConfigDict, catalogue: Catalogue) -> None:
   if run_settings.variants == ():
     raise ValueError("--variants is empty: name one or more variants, or leave it out for all")
   workdir = FLAGS.workdir or default_workdir(f"experiment-{name}")
-  data = load(FLAGS.data_dir, source=config.data.source, download_missing=FLAGS.download,
-              train_size=config.data.train_size)
+  data = load(FLAGS.data_dir, source=config.data.source, name=config.data.name,
+              download_missing=FLAGS.download, train_size=config.data.train_size)
   common = dict(config=config, data=data, settings=run_settings, overwrite=FLAGS.overwrite,
-                resume=FLAGS.resume)
+                resume=FLAGS.resume, launcher=FLAGS.launcher, data_dir=FLAGS.data_dir)
   if name == ALL:
     run_all([catalogue.get(n) for n in catalogue.NAMES], workdir, **common)
   else:
@@ -270,6 +292,29 @@ def train_one(config: ConfigDict) -> None:
         f"{s['compile_seconds']:.1f}s compiling) on {s['platform']}; outputs in {workdir}")
 
 
+def inspect_run() -> None:
+  """``--inspect=WORKDIR``: a finished run's pictures, written into its workdir."""
+  from convnets.train import inspection
+
+  written = inspection.inspect(FLAGS.inspect, data_dir=FLAGS.data_dir, download=FLAGS.download)
+  print(f"wrote {', '.join(written)} in {FLAGS.inspect}")
+
+
+def write_report(catalogue: Catalogue) -> None:
+  """``--report=OUT``: the hand-in report of ``--topics`` from ``--results``."""
+  from convnets.handin import build, sources
+
+  results_dir = FLAGS.results or COMMITTED_RESULTS
+  if not os.path.isdir(results_dir):
+    raise ValueError(f"--results={results_dir}: no such folder; pass the committed results/ or "
+                     "the --workdir of a finished --experiment")
+  found = sources.entries(results_dir, {name: catalogue.get(name) for name in catalogue.NAMES})
+  chosen = sources.select(found, FLAGS.topics, catalogue.NAMES, results_dir)
+  html, pdf = build.build(chosen, FLAGS.report)
+  print(f"wrote {html} and {pdf}: {len(chosen)} topic{'s' if len(chosen) > 1 else ''} from "
+        f"{results_dir}")
+
+
 def main(argv: list[str], *, catalogue: Catalogue) -> None:
   """What the flags ask for; anything the user can fix ends as one ``error:`` line."""
   if len(argv) > 1:
@@ -279,7 +324,10 @@ def main(argv: list[str], *, catalogue: Catalogue) -> None:
   logging.set_verbosity(logging.WARNING)
   from convnets.runtime import maybe_initialize_distributed
   from convnets.train.interrupts import Interrupted, exit_code
-  maybe_initialize_distributed()
+  try:
+    maybe_initialize_distributed()
+  except ValueError as e:  # inconsistent coordinator settings
+    sys.exit(f"error: {e}")
   from convnets import compilation_cache
   if FLAGS.compilation_cache:
     compilation_cache.enable()
@@ -290,9 +338,18 @@ def main(argv: list[str], *, catalogue: Catalogue) -> None:
     sys.exit("error: --overwrite and --resume contradict each other: --resume keeps what "
              "--workdir holds, --overwrite replaces it; pass one (a single run resumes an "
              "unfinished run in its --workdir by itself)")
+  if FLAGS.launcher != "local" and not FLAGS.experiment:
+    sys.exit(f"error: --launcher={FLAGS.launcher} submits an experiment's runs as jobs; add "
+             "--experiment=NAME (one run over several processes needs no launcher flag: "
+             "start it on every host with JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and "
+             "JAX_PROCESS_ID, or under srun)")
   try:
     if FLAGS.describe:
       print(describe(config))
+    elif FLAGS.inspect is not None:
+      inspect_run()
+    elif FLAGS.report is not None:
+      write_report(catalogue)
     elif FLAGS.experiment:
       run_experiments(config, catalogue)
     else:

@@ -36,7 +36,7 @@ TINY = ("--model=mlp_300", "--config.data.train_subset=1000", "--config.epochs=3
         "--config.batch_size=8", "--config.checkpoint.every_minutes=0.001")
 # A tiny experiment: two variants of the lecture ConvNet, 1 epoch on 2,000 digits.
 EXPERIMENT = ("--experiment=pooling", "--quick", "--variants=max,avg",
-              "--config.checkpoint.every_minutes=0.001")
+              "--config.checkpoint.every_minutes=0.001", "--config.pictures=False")
 EXPERIMENT_VARIANTS = ("max", "avg")
 
 _SCRATCH = tempfile.mkdtemp(prefix="convnets-cli-tests-")

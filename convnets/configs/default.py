@@ -20,6 +20,9 @@ def get_config(model: str = "convnet") -> ConfigDict:
   config.model = models.config(model)
 
   config.data = ConfigDict()
+  # "mnist", "fashion_mnist" (IDX files) or "tfds:NAME", any tensorflow-datasets
+  # image classification set (colour too); see convnets.data.mnist.
+  config.data.name = "mnist"
   config.data.source = "idx"          # "idx" (IDX .gz files) or "tfds"
   config.data.train_size = 50_000     # the rest of the 60k training set validates
   config.data.train_subset = 0        # > 0: train on only the first N examples (quick runs)
@@ -68,7 +71,26 @@ def get_config(model: str = "convnet") -> ConfigDict:
   # TensorBoard event files in WORKDIR/tensorboard/ (tensorboardX, no TensorFlow):
   # each epoch's scalars and the curves; `tensorboard --logdir=runs/` compares runs.
   config.tensorboard = True
+  # After the summary, each run's confusion matrix, misclassified gallery, and
+  # first-layer kernels and feature maps (convnets/train/inspection.py).
+  config.pictures = True
   config.num_devices = 0              # data parallelism over this many devices (0 = all)
   config.test_every_epoch = False     # record test accuracy per epoch (time-to-accuracy only)
   config.seed = 0
+
+  # Where --launcher=submitit trains an experiment's runs: a job array, each
+  # job training runs_per_job of the variant x seed runs into the shared
+  # workdir (convnets.experiment.launch). Not compared when runs resume.
+  config.cluster = ConfigDict()
+  config.cluster.executor = "slurm"   # "slurm", "local" (subprocesses here), "debug" (in-process)
+  config.cluster.partition = ""       # SLURM partition ("" = the cluster's default)
+  config.cluster.account = ""         # SLURM account ("" = the user's default)
+  config.cluster.gpus_per_job = 0
+  config.cluster.cpus_per_job = 2
+  config.cluster.mem_gb = 0           # 0 = the partition's default
+  config.cluster.time_limit_minutes = 60  # a job cut short is requeued and resumes its checkpoint
+  config.cluster.runs_per_job = 1
+  config.cluster.max_parallel = 0     # jobs of the array running at once (0 = no limit)
+  config.cluster.folder = ""          # submitit's logs and pickles ("" = WORKDIR/submitit)
+  config.cluster.wait = True          # wait for the jobs, then report (else --resume later)
   return config

@@ -32,7 +32,7 @@ from convnets.train import workdir as workdir_lib
 from convnets.train.checkpoints import Snapshot
 from convnets.train.checks import check_config, check_divisible, check_model_input
 from convnets.train.epochs import make_epoch_runner, make_evaluator, resolve_loop
-from convnets.train.optim import learning_rate_schedule, make_optimizer
+from convnets.train.optim import fixed_params, learning_rate_schedule, make_optimizer
 from convnets.train.pipeline import Pipeline, build_pipeline, model_input_shape, preprocess_name
 from convnets.train.placement import Lockstep, Placement
 from convnets.train.state import TrainState, count_params
@@ -60,7 +60,7 @@ def make_trainer(config: ConfigDict, *, model, pipeline: Pipeline, lockstep: Loc
                  placement: Placement) -> Trainer:
   """Initialise the state of every seed and build the jitted epoch and evaluation."""
   steps = pipeline.train_examples // config.batch_size
-  tx = make_optimizer(config.optimizer, config.epochs, steps)
+  tx = make_optimizer(config.optimizer, config.epochs, steps, fixed=fixed_params(model))
   init_keys, data_keys = lockstep.keys()
   shape = model_input_shape(config)
   init = lockstep.map(lambda key: init_state(model, tx, key, shape), 0)
@@ -79,7 +79,7 @@ def make_trainer(config: ConfigDict, *, model, pipeline: Pipeline, lockstep: Loc
   params = count_params(state.params) // len(lockstep.seeds)
   return Trainer(state=state, steps=steps, loop=loop, params=int(params), run_epoch=run_epoch,
                  compile_epoch=compile_epoch, evaluate=evaluate,
-                 orders=lambda epoch: orders_for(data_keys, epoch),
+                 orders=lambda epoch: placement.replicate(orders_for(data_keys, epoch)),
                  schedule=learning_rate_schedule(config.optimizer, config.epochs, steps))
 
 
@@ -100,6 +100,7 @@ def run_facts(config: ConfigDict, trainer: Trainer, done: Snapshot, *, seeds: in
   train_seconds = max(done.train_seconds, 1e-9)
   return {
       "params": trainer.params,
+      "dataset": config.data.name,
       "preprocess": preprocess_name(config),
       "train_seconds": done.train_seconds / seeds,
       "compile_seconds": compile_seconds,
@@ -152,8 +153,8 @@ def setup(config: ConfigDict, seeds: Sequence[int], data: MNIST | None, data_dir
   check_divisible(config, placement.num_devices)
   check_model_input(model, config, model_input_shape(config), preprocess_name(config))
   if data is None:
-    data = load(data_dir, source=config.data.source, download_missing=download,
-                train_size=config.data.train_size)
+    data = load(data_dir, source=config.data.source, name=config.data.name,
+                download_missing=download, train_size=config.data.train_size)
   return model, placement, data, build_pipeline(config, data, placement)
 
 
@@ -206,8 +207,11 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
     summaries = finish(config, done, test, lockstep=lockstep, workdirs=workdirs, facts=facts,
                        pipeline=pipeline, primary=primary, events=events, log=log)
     if primary:
-      for workdir in workdirs:
+      for workdir, result in zip(workdirs, summaries):
         workdir_lib.discard_replaced(workdir)
+        # After summary.json: pictures are derived, and --inspect redraws them.
+        records.write_pictures(workdir, config=config, result=result, test=data.test,
+                               class_names=data.class_names, log=log)
   return summaries
 
 
