@@ -11,11 +11,7 @@ import os
 
 from typing import Any, Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
+from convnets import style
 from convnets.data import MNIST
 from convnets.experiment import Analysis, Experiment, Figure, Variant
 from convnets.experiment.spec import load_text
@@ -33,11 +29,11 @@ def stopping_figure(variants: list[Mapping[str, Any]], path: str) -> None:
   marked by a star and its stopping epoch by a dashed line; the fixed run's
   training error below them."""
   seeds = [run["seed"] for run in variants[0]["runs"]]
-  fig, axes = plt.subplots(1, len(seeds), figsize=(5.5 * len(seeds), 4.2), squeeze=False)
+  fig, axes = style.figure(cols=len(seeds), width=5.0 * len(seeds), height=5.2, sharey=True)
   for ax, k in zip(axes[0], range(len(seeds))):
     for i, variant in enumerate(variants):
       run = variant["runs"][k]
-      colour = plt.get_cmap("tab10")(i)
+      colour = style.colour(i)
       epochs = [c["epoch"] for c in run["curves"]]
       # Wider lines underneath: the variants overlap until each one stops.
       ax.plot(epochs, [100 * (1 - c["valid_accuracy"]) for c in run["curves"]], "-",
@@ -54,13 +50,14 @@ def stopping_figure(variants: list[Mapping[str, Any]], path: str) -> None:
         ax.plot(epochs, [max(100 * (1 - c["train_accuracy"]), TRAIN_ERROR_FLOOR)
                          for c in run["curves"]], ":", color=colour, lw=1.5,
                 label=f"{variant['label']}: training (0 drawn at {TRAIN_ERROR_FLOOR}%)")
-    ax.set(xlabel="epoch", ylabel="error (%)", yscale="log", title=f"seed {seeds[k]}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.set(xlabel="epoch", title=f"seed {seeds[k]}")
+    style.log_axis(ax, which="y", label="error (%)")
+    if k:
+      ax.set_ylabel("")  # shared with the first panel
+    # Below its panel, off the data: each seed stopped at its own epochs.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, fontsize=7)
   fig.suptitle("Validation error and where early stopping stopped")
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  style.save(fig, path)
 
 
 def summarise(results: Mapping[str, Any]) -> list[Finding]:
