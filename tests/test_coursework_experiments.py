@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 import pytest
+from ml_collections import ConfigDict
 
 from convnets import models
 from convnets.configs import best
@@ -53,12 +54,19 @@ FIGURES = {
 }
 
 
+def no_pictures() -> ConfigDict:
+  """The default config without per-run pictures (test_pictures.py tests those)."""
+  config = get_config()
+  config.pictures = False
+  return config
+
+
 @pytest.fixture(scope="module")
 def quick(mnist, tmp_path_factory) -> str:
   """The folder holding one quick run of each coursework experiment."""
   root = tmp_path_factory.mktemp("coursework")
   for name, variants in QUICK_VARIANTS.items():
-    run_experiment(get(name), str(root / name), config=get_config(), data=mnist,
+    run_experiment(get(name), str(root / name), config=no_pictures(), data=mnist,
                    settings=Settings(seeds=(0,), quick=True, variants=tuple(variants)),
                    log=lambda line: None)
   return str(root)

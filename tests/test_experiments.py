@@ -50,7 +50,7 @@ def quick_all(tmp_path_factory) -> str:
   """The folder of one ``--experiment=all --quick`` run."""
   workdir = str(tmp_path_factory.mktemp("experiments") / "all")
   variants = ",".join(v for names in QUICK_VARIANTS.values() for v in names)
-  result = run_python("run_experiment.py", "--experiment=all", "--quick",
+  result = run_python("run_experiment.py", "--experiment=all", "--quick", "--config.pictures=False",
                       f"--variants={variants}", f"--workdir={workdir}")
   assert result.returncode == 0, result.stderr[-3000:]
   # Progress names the experiment, the variant and the seed, and shows epochs.

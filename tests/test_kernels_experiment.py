@@ -34,6 +34,13 @@ LECTURE_ORDER = ["identity", "edge (diagonal)", "edge (4-neighbour)", "edge (8-n
                  "sharpen"]
 
 
+def no_pictures() -> ConfigDict:
+  """The default config without per-run pictures (test_pictures.py tests those)."""
+  config = get_config()
+  config.pictures = False
+  return config
+
+
 def test_hand_designed_kernels_are_the_lectures_in_its_order():
   assert list(HAND_DESIGNED) == LECTURE_ORDER
   assert HAND_DESIGNED["edge (diagonal)"].tolist() == [[1, 0, -1], [0, 0, 0], [-1, 0, 1]]
@@ -188,7 +195,7 @@ def quick(mnist, tmp_path_factory) -> str:
   small = MNIST(mnist.train.take(QUICK_EXAMPLES), mnist.valid.take(SMALL), mnist.test.take(SMALL))
   root = tmp_path_factory.mktemp("lecture_ideas")
   for name, variants in QUICK.items():
-    run_experiment(get(name), str(root / name), config=get_config(), data=small,
+    run_experiment(get(name), str(root / name), config=no_pictures(), data=small,
                    settings=Settings(seeds=(0,), quick=True, variants=variants),
                    log=lambda line: None)
   return str(root)

@@ -51,9 +51,9 @@ def test_scalars_and_images_read_back(tmp_path):
   import matplotlib.pyplot as plt
 
   figure_path = str(tmp_path / "curves.png")
-  plt.figure(figsize=(2, 1.5), dpi=50)
+  plt.figure(figsize=(2, 1.5))
   plt.plot([1, 2, 3])
-  plt.savefig(figure_path)
+  plt.savefig(figure_path, dpi=50)  # explicit: the project style sets a savefig dpi
   plt.close()
   with EventWriter(str(tmp_path)) as events:
     for record in records(3):
