@@ -315,25 +315,24 @@ def write_report(catalogue: Catalogue) -> None:
         f"{results_dir}")
 
 
-def main(argv: list[str], *, catalogue: Catalogue) -> None:
-  """What the flags ask for; anything the user can fix ends as one ``error:`` line."""
-  if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])} (flags take the form "
-             "--name=value)")
-  # JAX logs every backend it probes (no TPU here, ...) at INFO.
-  logging.set_verbosity(logging.WARNING)
+def start_jax() -> None:
+  """Join a multi-process job if the environment names one, and set up the
+  compilation cache: before anything compiles."""
+  from convnets import compilation_cache
   from convnets.runtime import maybe_initialize_distributed
-  from convnets.train.interrupts import Interrupted, exit_code
+
   try:
     maybe_initialize_distributed()
   except ValueError as e:  # inconsistent coordinator settings
     sys.exit(f"error: {e}")
-  from convnets import compilation_cache
   if FLAGS.compilation_cache:
     compilation_cache.enable()
   else:
     compilation_cache.disable()
-  config = _CONFIG.value
+
+
+def refuse_contradictions() -> None:
+  """One ``error:`` line for flags that cannot go together."""
   if FLAGS.overwrite and FLAGS.resume:
     sys.exit("error: --overwrite and --resume contradict each other: --resume keeps what "
              "--workdir holds, --overwrite replaces it; pass one (a single run resumes an "
@@ -343,6 +342,19 @@ def main(argv: list[str], *, catalogue: Catalogue) -> None:
              "--experiment=NAME (one run over several processes needs no launcher flag: "
              "start it on every host with JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and "
              "JAX_PROCESS_ID, or under srun)")
+
+
+def main(argv: list[str], *, catalogue: Catalogue) -> None:
+  """What the flags ask for; anything the user can fix ends as one ``error:`` line."""
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])} (flags take the form "
+             "--name=value)")
+  # JAX logs every backend it probes (no TPU here, ...) at INFO.
+  logging.set_verbosity(logging.WARNING)
+  from convnets.train.interrupts import Interrupted, exit_code
+  start_jax()
+  config = _CONFIG.value
+  refuse_contradictions()
   try:
     if FLAGS.describe:
       print(describe(config))
