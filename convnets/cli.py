@@ -32,7 +32,7 @@ from typing import Protocol, Sequence
 from absl import flags, logging
 from ml_collections import ConfigDict, config_flags
 
-from convnets.experiment.spec import Experiment, Settings
+from convnets.experiment.spec import LAUNCHERS, LOCAL, Experiment, Settings
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
                               "default.py")
@@ -77,7 +77,7 @@ flags.DEFINE_bool("quick", False, "Experiments: a smoke run: 1 epoch on 2,000 ex
 flags.DEFINE_string("inspect", None, "Draw the pictures of the finished run in this workdir "
                     "(confusion matrix, misclassified digits, first-layer kernels and feature "
                     "maps) into it, from its saved variables; trains nothing.")
-flags.DEFINE_enum("launcher", "local", ["local", "submitit"], "Experiments: train the runs "
+flags.DEFINE_enum("launcher", LOCAL, LAUNCHERS, "Experiments: train the runs "
                   "here one after another (local), or as a submitit job array on the "
                   "cluster --config.cluster.* describes (submitit).")
 flags.DEFINE_string("report", None, "Write the coursework hand-in report, OUT/report.html and "
@@ -337,7 +337,7 @@ def refuse_contradictions() -> None:
     sys.exit("error: --overwrite and --resume contradict each other: --resume keeps what "
              "--workdir holds, --overwrite replaces it; pass one (a single run resumes an "
              "unfinished run in its --workdir by itself)")
-  if FLAGS.launcher != "local" and not FLAGS.experiment:
+  if FLAGS.launcher != LOCAL and not FLAGS.experiment:
     sys.exit(f"error: --launcher={FLAGS.launcher} submits an experiment's runs as jobs; add "
              "--experiment=NAME (one run over several processes needs no launcher flag: "
              "start it on every host with JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and "

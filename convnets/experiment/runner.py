@@ -27,14 +27,13 @@ from convnets.configs import configure
 from convnets.data import MNIST
 from convnets.experiment import plots, report, runs, stats
 from convnets.experiment.values import flat
-from convnets.experiment.spec import QUICK_EPOCHS, QUICK_EXAMPLES, Experiment, Settings, Variant
+from convnets.experiment.spec import (LAUNCHERS, LOCAL, QUICK_EPOCHS, QUICK_EXAMPLES, SUBMITIT,
+                                      Experiment, Settings, Variant)
 from convnets.train import check_config, interrupts, lock
 from convnets.train import workdir as workdir_lib
 from convnets.train.workdir import WorkdirError, write_json
 
 REPORT_LOCK = ".report.lock"
-LOCAL, SUBMITIT = "local", "submitit"
-LAUNCHERS = (LOCAL, SUBMITIT)
 
 Log = Callable[[str], None]
 

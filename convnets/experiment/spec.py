@@ -49,6 +49,11 @@ class Trend:
 
 MEASURED = ("params", "connections", "seconds_per_epoch")
 
+# How an experiment's runs are trained: here, one after another, or as a
+# submitit job array (convnets.experiment.launch).
+LOCAL, SUBMITIT = "local", "submitit"
+LAUNCHERS = (LOCAL, SUBMITIT)
+
 # --quick: one epoch on the first 2,000 examples of each split, one seed:
 # enough to exercise every code path in well under a minute per experiment.
 QUICK_EPOCHS = 1
