@@ -70,6 +70,18 @@ def test_a_tiny_run_end_to_end(tmp_path):
   assert "test accuracy" in result.stdout and "epoch   1/1" in result.stdout
   summary = json.loads((workdir / "summary.json").read_text())
   assert summary["model"] == "mlp_300" and summary["seed"] == 3 and summary["epochs"] == 1
+  phases = summary["phase_seconds"]
+  assert set(phases) == {"import", "data", "compile", "train", "validate", "test", "outputs"}
+  assert all(seconds >= 0 for seconds in phases.values())
+  assert phases["train"] == summary["train_seconds"]
+  assert phases["compile"] == summary["compile_seconds"]
+  record, = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  assert phases["validate"] == pytest.approx(record["eval_seconds"])
+  # import: the interpreter, JAX and the config, before the run's own clock starts at
+  # total_seconds' zero; outputs come after total_seconds' end.
+  assert phases["import"] > 0
+  timed = sum(phases[k] for k in ("data", "compile", "train", "validate", "test"))
+  assert timed <= summary["total_seconds"]
   # The same workdir again is refused and keeps the first results.
   again = run_cli(f"--workdir={workdir}", "--model=mlp_300",
                   "--config.data.train_subset=500", "--config.epochs=1")

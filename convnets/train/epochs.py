@@ -89,26 +89,36 @@ def make_epoch_runner(*, train_step: Callable, pipeline: Pipeline, batch_size: i
 
 
 def make_evaluator(*, model, pipeline: Pipeline, chunk: int, lockstep: Lockstep,
-                   placement: Placement) -> Callable[[Any, DeviceSplit], list[dict[str, float]]]:
+                   placement: Placement) -> Callable[..., Any]:
   """``evaluate(variables, split) -> [{"loss", "accuracy"}, ...]`` over the
-  whole split, one dict per model."""
+  whole split, one dict per model; with ``predictions=True`` also each
+  model's predicted class of every example, ``(models, N)`` (padding
+  included: the first ``N`` real examples come first)."""
   eval_step = make_eval_step(model)
 
   def chunk_on_device(variables, totals, split: DeviceSplit, index):
     sl = lambda x: placement.shard_batch(jax.lax.dynamic_slice_in_dim(x, index * chunk, chunk))
     batch = {"images": pipeline.preprocess(sl(split.images)), "labels": sl(split.labels),
              "weights": sl(split.weights)}
-    return jax.tree.map(jnp.add, totals, eval_step(variables, batch))
+    metrics, predicted = eval_step(variables, batch)
+    return jax.tree.map(jnp.add, totals, metrics), predicted
 
   chunk_all = jax.jit(lockstep.map(chunk_on_device, (0, 0, None, None)))
 
-  def evaluate(variables, split: DeviceSplit) -> list[dict[str, float]]:
-    totals = _sums(lockstep)
+  def evaluate(variables, split: DeviceSplit, *, predictions: bool = False):
+    totals, predicted = _sums(lockstep), []
     for i in range(split.images.shape[0] // chunk):
-      totals = chunk_all(variables, totals, split, i)
+      totals, chunk_predicted = chunk_all(variables, totals, split, i)
+      predicted.append(chunk_predicted)
     totals = {k: np.atleast_1d(v) for k, v in jax.device_get(totals).items()}
-    return [{"loss": float(loss / count), "accuracy": float(correct / count)}
-            for loss, correct, count in zip(totals["loss"], totals["correct"], totals["count"])]
+    metrics = [{"loss": float(loss / count), "accuracy": float(correct / count)}
+               for loss, correct, count in zip(totals["loss"], totals["correct"],
+                                               totals["count"])]
+    if not predictions:
+      return metrics
+    # (models, N): the models axis leads whether or not the seeds train in lockstep.
+    per_chunk = [np.asarray(jax.device_get(p)).reshape(-1, chunk) for p in predicted]
+    return metrics, np.concatenate(per_chunk, axis=1)
 
   return evaluate
 

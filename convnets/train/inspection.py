@@ -62,13 +62,17 @@ def first_layer(run: TrainedRun, image: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def write_pictures(workdir: str, *, images: np.ndarray, labels: np.ndarray,
-                   class_names: Sequence[str] | None = None) -> list[str]:
+                   class_names: Sequence[str] | None = None,
+                   predictions: np.ndarray | None = None) -> list[str]:
   """Draw the run in ``workdir``'s pictures from its test predictions on
   ``(N, H, W)`` or ``(N, H, W, C)`` uint8 ``images`` with ``(N,)`` ``labels``
-  (named by ``class_names``; default the digits); returns the files written
-  (kernels and feature maps only for a model with a conv layer)."""
+  (named by ``class_names``; default the digits): ``(N,)`` ``predictions``
+  as the run's test made them, or None to predict from its saved variables.
+  Returns the files written (kernels and feature maps only for a model with
+  a conv layer)."""
   run = load_run(workdir)
-  predictions = logits(run.model, run.variables, images, run.preprocess).argmax(-1)
+  if predictions is None:
+    predictions = logits(run.model, run.variables, images, run.preprocess).argmax(-1)
   name = run.config.model.name
   written = [CONFUSION, MISCLASSIFIED]
   pictures.draw_confusion(labels=labels, predictions=predictions, class_names=class_names,

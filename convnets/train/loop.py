@@ -28,6 +28,7 @@ from convnets import models
 from convnets.data import MNIST, load
 from convnets.data.device import epoch_permutation
 from convnets.train import fit, interrupts, records, resume
+from convnets.train.phases import Phases
 from convnets.train import workdir as workdir_lib
 from convnets.train.checkpoints import Snapshot
 from convnets.train.checks import check_config, check_divisible, check_model_input
@@ -80,24 +81,29 @@ def make_trainer(config: ConfigDict, *, model, pipeline: Pipeline, lockstep: Loc
   return Trainer(state=state, steps=steps, loop=loop, params=int(params), run_epoch=run_epoch,
                  compile_epoch=compile_epoch, evaluate=evaluate,
                  orders=lambda epoch: placement.replicate(orders_for(data_keys, epoch)),
-                 schedule=learning_rate_schedule(config.optimizer, config.epochs, steps))
+                 # jitted: op by op, every call would dispatch each of its operations
+                 schedule=jax.jit(learning_rate_schedule(config.optimizer, config.epochs, steps)))
 
 
-def compile_all(trainer: Trainer, pipeline: Pipeline) -> float:
-  """Compile the epoch and the evaluation; returns the seconds it took."""
-  t = time.perf_counter()
+def compile_all(trainer: Trainer, pipeline: Pipeline) -> None:
+  """Compile the epoch and the evaluation."""
   trainer.compile_epoch(trainer.state, trainer.orders(0))
   trainer.evaluate(trainer.state.variables(), pipeline.valid)
-  return time.perf_counter() - t
 
 
 def run_facts(config: ConfigDict, trainer: Trainer, done: Snapshot, *, seeds: int,
-              devices: int, train_examples: int, compile_seconds: float, start: float
+              devices: int, train_examples: int, phases: Phases, start: float
               ) -> dict[str, Any]:
   """The summary fields every seed of the run shares. With several seeds in
-  lockstep, times are the shared wall time divided by the seeds."""
-  epochs_run = max(1, max(len(h) for h in done.histories))
+  lockstep, times are the shared wall time divided by the seeds, but for
+  ``phase_seconds``, the wall time of each phase (:mod:`convnets.train.phases`;
+  ``outputs`` is each seed's own, added as its files are written)."""
+  longest = max(done.histories, key=len)
+  epochs_run = max(1, len(longest))
   train_seconds = max(done.train_seconds, 1e-9)
+  phases.add("train", done.train_seconds)
+  phases.add("validate", seeds * sum(r["eval_seconds"] for r in longest))
+  compile_seconds = phases.seconds["compile"]
   return {
       "params": trainer.params,
       "dataset": config.data.name,
@@ -114,6 +120,7 @@ def run_facts(config: ConfigDict, trainer: Trainer, done: Snapshot, *, seeds: in
       "devices": devices,
       "loop": trainer.loop,
       "train_examples": train_examples,
+      "phase_seconds": dict(phases.seconds),
   }
 
 
@@ -122,7 +129,8 @@ def finish(config: ConfigDict, done: Snapshot, test: list[dict[str, float]], *,
            pipeline: Pipeline, primary: bool, events: Sequence[EventWriter], log: Log
            ) -> list[dict[str, Any]]:
   """Each seed's summary: printed first, then written with its variables
-  and curves (``summary.json`` last), the curves also to TensorBoard."""
+  and curves (``summary.json`` last, with the seconds those took), the curves
+  also to TensorBoard."""
   variables = done.state.variables() if done.stopping is None else done.kept
   summaries = []
   for i, (seed, workdir) in enumerate(zip(lockstep.seeds, workdirs)):
@@ -134,9 +142,13 @@ def finish(config: ConfigDict, done: Snapshot, test: list[dict[str, float]], *,
       result.update(records.stopping_fields(stopping, i, len(history)))
     log(records.result_line(result))
     if primary:
-      records.write_outputs(workdir, result=result, history=history,
+      started = time.perf_counter()
+      records.write_outputs(workdir, title=records.curves_title(result), history=history,
                             variables=lockstep.take(variables, i),
                             preprocess_state=pipeline.preprocess_state)
+      result["phase_seconds"] = {**result["phase_seconds"],
+                                 "outputs": time.perf_counter() - started}
+      records.write_summary(workdir, result)
     for writer in events[i:i + 1]:
       writer.image("curves", os.path.join(workdir, records.CURVES), step=len(history))
     summaries.append(result)
@@ -168,7 +180,7 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   augmentation). A workdir that holds an unfinished run of the same config
   resumes from its checkpoint (:mod:`convnets.train.resume`). Returns one
   summary per seed."""
-  start = time.perf_counter()
+  start, phases = time.perf_counter(), Phases()
   if len(seeds) != len(workdirs) or not seeds:
     raise ValueError(f"need one workdir per seed, got {len(seeds)} seeds and "
                      f"{len(workdirs)} workdirs")
@@ -176,17 +188,20 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
   interrupts.stop_if_pending(f"before training {', '.join(workdirs)}; run the same command "
                              "again to train it")
   lockstep = Lockstep(tuple(seeds))
-  model, placement, data, pipeline = setup(config, seeds, data, data_dir, download)
+  with phases.phase("data"):
+    model, placement, data, pipeline = setup(config, seeds, data, data_dir, download)
   primary = jax.process_index() == 0  # in a multi-host job every process trains; one writes
   with contextlib.ExitStack() as held, interrupts.deferred():
     plans = resume.claim(config, seeds, workdirs, overwrite=overwrite, primary=primary,
                          held=held, log=log)
-    trainer = make_trainer(config, model=model, pipeline=pipeline, lockstep=lockstep,
-                           placement=placement)
+    with phases.phase("compile"):
+      trainer = make_trainer(config, model=model, pipeline=pipeline, lockstep=lockstep,
+                             placement=placement)
     log(records.start_line(config, params=trainer.params, steps=trainer.steps, seeds=seeds,
                            examples=(pipeline.train_examples, len(data.valid), len(data.test)),
                            devices=placement.num_devices, loop=trainer.loop))
-    compile_seconds = compile_all(trainer, pipeline)
+    with phases.phase("compile"):
+      compile_all(trainer, pipeline)
     snapshot, checkpoints = resume.start(config, trainer, lockstep, plans, workdirs, log)
     events = ([held.enter_context(EventWriter(w)) for w in workdirs]
               if primary and config.tensorboard else [])
@@ -200,18 +215,24 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
       if checkpoints is not None:
         checkpoints.close()
     variables = done.state.variables() if done.stopping is None else done.kept
-    test = trainer.evaluate(variables, pipeline.test)
+    # The pictures reuse the test predictions, unless the test split is spread over
+    # processes (then each holds part of them, and the pictures predict again).
+    keep_predictions = config.pictures and primary and jax.process_count() == 1
+    with phases.phase("test"):
+      test = trainer.evaluate(variables, pipeline.test, predictions=keep_predictions)
+    test, predictions = test if keep_predictions else (test, None)
     facts = run_facts(config, trainer, done, seeds=len(seeds), devices=placement.num_devices,
-                      train_examples=pipeline.train_examples, compile_seconds=compile_seconds,
-                      start=start)
+                      train_examples=pipeline.train_examples, phases=phases, start=start)
     summaries = finish(config, done, test, lockstep=lockstep, workdirs=workdirs, facts=facts,
                        pipeline=pipeline, primary=primary, events=events, log=log)
     if primary:
-      for workdir, result in zip(workdirs, summaries):
+      for i, (workdir, result) in enumerate(zip(workdirs, summaries)):
         workdir_lib.discard_replaced(workdir)
         # After summary.json: pictures are derived, and --inspect redraws them.
-        records.write_pictures(workdir, config=config, result=result, test=data.test,
-                               class_names=data.class_names, log=log)
+        records.write_pictures(
+            workdir, config=config, result=result, test=data.test, class_names=data.class_names,
+            predictions=None if predictions is None else predictions[i, :len(data.test)],
+            log=log)
   return summaries
 
 

@@ -133,21 +133,27 @@ def curves_title(result: dict[str, Any]) -> str:
   return f"{result['model']}, seed {result['seed']}: {outcome}"
 
 
-def write_outputs(workdir: str, *, result: dict[str, Any], history: Sequence[dict[str, Any]],
+def write_outputs(workdir: str, *, title: str, history: Sequence[dict[str, Any]],
                   variables: Any, preprocess_state: dict[str, np.ndarray]) -> None:
-  """A finished run's files, its summary ``result`` last, as the presence of
-  ``summary.json`` marks the run finished."""
+  """A finished run's files but its summary: variables, preprocessor, and
+  the curves (``title`` above them)."""
   workdir_lib.save_variables(workdir, jax.device_get(variables))
   save_preprocessor(workdir, preprocess_state)
-  plot_curves(history, os.path.join(workdir, CURVES), curves_title(result))
+  plot_curves(history, os.path.join(workdir, CURVES), title)
+
+
+def write_summary(workdir: str, result: dict[str, Any]) -> None:
+  """``summary.json``, written after every other file of the run, as its
+  presence marks the run finished."""
   workdir_lib.write_json(os.path.join(workdir, "summary.json"), result)
 
 
 def write_pictures(workdir: str, *, config: ConfigDict, result: dict[str, Any], test: Split,
-                   class_names: Sequence[str], log: Log) -> None:
+                   class_names: Sequence[str], predictions: np.ndarray | None, log: Log) -> None:
   """A finished run's pictures (:mod:`convnets.train.inspection`) from its
-  predictions on the ``test`` split; none for a diverged run, which has no
-  predictions worth drawing, or with ``config.pictures`` off."""
+  ``(N,)`` ``predictions`` on the ``test`` split (None: predicted again from
+  the saved variables); none for a diverged run, which has no predictions
+  worth drawing, or with ``config.pictures`` off."""
   # Imported here: inspection reads runs back through convnets.experiment.trained,
   # which imports this package.
   from convnets.train import inspection
@@ -156,7 +162,7 @@ def write_pictures(workdir: str, *, config: ConfigDict, result: dict[str, Any], 
     return
   start = time.perf_counter()
   written = inspection.write_pictures(workdir, images=test.images, labels=test.labels,
-                                      class_names=class_names)
+                                      class_names=class_names, predictions=predictions)
   log(f"pictures: {', '.join(written)} ({time.perf_counter() - start:.1f}s)")
 
 

@@ -77,15 +77,18 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation, l1: floa
   return train_step
 
 
-def make_eval_step(model: nn.Module) -> Callable[[dict[str, Any], Batch], Metrics]:
-  """``(variables, batch) -> metrics`` summed over examples with ``batch["weights"]``
-  (0 for padding)."""
+def make_eval_step(model: nn.Module
+                   ) -> Callable[[dict[str, Any], Batch], tuple[Metrics, jax.Array]]:
+  """``(variables, batch) -> (metrics, predictions)``: the metrics summed over
+  examples with ``batch["weights"]`` (0 for padding), and each example's
+  predicted class, ``(B,)`` int32."""
 
-  def eval_step(variables: dict[str, Any], batch: Batch) -> Metrics:
+  def eval_step(variables: dict[str, Any], batch: Batch) -> tuple[Metrics, jax.Array]:
     logits = model.apply(variables, batch["images"], train=False)
     w = batch["weights"]
-    return {"loss": (ops.softmax_cross_entropy(logits, batch["labels"]) * w).sum(),
-            "correct": (ops.accuracy(logits, batch["labels"]) * w).sum(),
-            "count": w.sum()}
+    metrics = {"loss": (ops.softmax_cross_entropy(logits, batch["labels"]) * w).sum(),
+               "correct": (ops.accuracy(logits, batch["labels"]) * w).sum(),
+               "count": w.sum()}
+    return metrics, logits.argmax(-1).astype(jnp.int32)
 
   return eval_step
