@@ -14,7 +14,7 @@ import math
 import os
 import signal
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import jax
 import numpy as np
@@ -28,7 +28,9 @@ from convnets.train.epochs import Progress
 from convnets.train.interrupts import Interrupted, pending
 from convnets.train.pipeline import Pipeline
 from convnets.train.placement import Lockstep
-from convnets.train.tensorboard import EventWriter
+
+if TYPE_CHECKING:  # tensorboardX is imported only by runs that write TensorBoard files
+  from convnets.train.tensorboard import EventWriter
 
 Log = Callable[[str], None]
 
@@ -43,7 +45,7 @@ class Fit:
   workdirs: Sequence[str]
   primary: bool
   checkpoints: Checkpoints | None
-  events: Sequence[EventWriter]  # one per seed, where TensorBoard files are written
+  events: Sequence["EventWriter"]  # one per seed, where TensorBoard files are written
   log: Log
   last_save: float = dataclasses.field(default_factory=time.perf_counter)
 

@@ -38,7 +38,6 @@ from convnets.train.pipeline import Pipeline, build_pipeline, model_input_shape,
 from convnets.train.placement import Lockstep, Placement
 from convnets.train.state import TrainState, count_params
 from convnets.train.step import init_state, make_train_step
-from convnets.train.tensorboard import EventWriter
 
 Log = Callable[[str], None]
 
@@ -126,11 +125,9 @@ def run_facts(config: ConfigDict, trainer: Trainer, done: Snapshot, *, seeds: in
 
 def finish(config: ConfigDict, done: Snapshot, test: list[dict[str, float]], *,
            lockstep: Lockstep, workdirs: Sequence[str], facts: dict[str, Any],
-           pipeline: Pipeline, primary: bool, events: Sequence[EventWriter], log: Log
-           ) -> list[dict[str, Any]]:
-  """Each seed's summary: printed first, then written with its variables
-  and curves (``summary.json`` last, with the seconds those took), the curves
-  also to TensorBoard."""
+           pipeline: Pipeline, primary: bool, log: Log) -> list[dict[str, Any]]:
+  """Each seed's summary: printed first, then written after its variables
+  (``summary.json`` last, with the seconds the variables took)."""
   variables = done.state.variables() if done.stopping is None else done.kept
   summaries = []
   for i, (seed, workdir) in enumerate(zip(lockstep.seeds, workdirs)):
@@ -143,14 +140,11 @@ def finish(config: ConfigDict, done: Snapshot, test: list[dict[str, float]], *,
     log(records.result_line(result))
     if primary:
       started = time.perf_counter()
-      records.write_outputs(workdir, title=records.curves_title(result), history=history,
-                            variables=lockstep.take(variables, i),
+      records.write_outputs(workdir, variables=lockstep.take(variables, i),
                             preprocess_state=pipeline.preprocess_state)
       result["phase_seconds"] = {**result["phase_seconds"],
                                  "outputs": time.perf_counter() - started}
       records.write_summary(workdir, result)
-    for writer in events[i:i + 1]:
-      writer.image("curves", os.path.join(workdir, records.CURVES), step=len(history))
     summaries.append(result)
   return summaries
 
@@ -203,8 +197,10 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
     with phases.phase("compile"):
       compile_all(trainer, pipeline)
     snapshot, checkpoints = resume.start(config, trainer, lockstep, plans, workdirs, log)
-    events = ([held.enter_context(EventWriter(w)) for w in workdirs]
-              if primary and config.tensorboard else [])
+    events = []
+    if primary and config.tensorboard:
+      from convnets.train.tensorboard import EventWriter  # tensorboardX only when asked for
+      events = [held.enter_context(EventWriter(w)) for w in workdirs]
     try:
       snapshot = dataclasses.replace(snapshot, state=placement.replicate(snapshot.state))
       fit_ = fit.Fit(config=config, trainer=trainer, pipeline=pipeline, lockstep=lockstep,
@@ -224,15 +220,19 @@ def train_seeds(config: ConfigDict, seeds: Sequence[int], workdirs: Sequence[str
     facts = run_facts(config, trainer, done, seeds=len(seeds), devices=placement.num_devices,
                       train_examples=pipeline.train_examples, phases=phases, start=start)
     summaries = finish(config, done, test, lockstep=lockstep, workdirs=workdirs, facts=facts,
-                       pipeline=pipeline, primary=primary, events=events, log=log)
+                       pipeline=pipeline, primary=primary, log=log)
     if primary:
       for i, (workdir, result) in enumerate(zip(workdirs, summaries)):
         workdir_lib.discard_replaced(workdir)
-        # After summary.json: pictures are derived, and --inspect redraws them.
-        records.write_pictures(
-            workdir, config=config, result=result, test=data.test, class_names=data.class_names,
+        # After summary.json: the figures are derived from the run's files.
+        records.write_figures(
+            workdir, config=config, result=result, history=done.histories[i], test=data.test,
+            class_names=data.class_names,
             predictions=None if predictions is None else predictions[i, :len(data.test)],
             log=log)
+        for writer in events[i:i + 1]:
+          writer.image("curves", os.path.join(workdir, records.CURVES),
+                       step=len(done.histories[i]))
   return summaries
 
 

@@ -20,7 +20,6 @@ from convnets.data import Split
 from convnets.train import workdir as workdir_lib
 from convnets.train.early_stopping import EarlyStopping
 from convnets.train.pipeline import save_preprocessor
-from convnets.train.plots import plot_curves
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,31 +132,34 @@ def curves_title(result: dict[str, Any]) -> str:
   return f"{result['model']}, seed {result['seed']}: {outcome}"
 
 
-def write_outputs(workdir: str, *, title: str, history: Sequence[dict[str, Any]],
-                  variables: Any, preprocess_state: dict[str, np.ndarray]) -> None:
-  """A finished run's files but its summary: variables, preprocessor, and
-  the curves (``title`` above them)."""
+def write_outputs(workdir: str, *, variables: Any,
+                  preprocess_state: dict[str, np.ndarray]) -> None:
+  """A finished run's files before its summary: variables and preprocessor."""
   workdir_lib.save_variables(workdir, jax.device_get(variables))
   save_preprocessor(workdir, preprocess_state)
-  plot_curves(history, os.path.join(workdir, CURVES), title)
 
 
 def write_summary(workdir: str, result: dict[str, Any]) -> None:
-  """``summary.json``, written after every other file of the run, as its
-  presence marks the run finished."""
+  """``summary.json``, written after the variables, as its presence marks the
+  run finished."""
   workdir_lib.write_json(os.path.join(workdir, "summary.json"), result)
 
 
-def write_pictures(workdir: str, *, config: ConfigDict, result: dict[str, Any], test: Split,
-                   class_names: Sequence[str], predictions: np.ndarray | None, log: Log) -> None:
-  """A finished run's pictures (:mod:`convnets.train.inspection`) from its
-  ``(N,)`` ``predictions`` on the ``test`` split (None: predicted again from
-  the saved variables); none for a diverged run, which has no predictions
-  worth drawing, or with ``config.pictures`` off."""
-  # Imported here: inspection reads runs back through convnets.experiment.trained,
-  # which imports this package.
+def write_figures(workdir: str, *, config: ConfigDict, result: dict[str, Any],
+                  history: Sequence[dict[str, Any]], test: Split, class_names: Sequence[str],
+                  predictions: np.ndarray | None, log: Log) -> None:
+  """A finished run's figures, after its summary (they are derived from its
+  records): the learning curves, and the pictures of
+  :mod:`convnets.train.inspection` from its ``(N,)`` ``predictions`` on the
+  ``test`` split (None: predicted again from the saved variables). No
+  pictures for a diverged run, which has no predictions worth drawing, or
+  with ``config.pictures`` off."""
+  # Imported here: matplotlib is not needed before the summary; inspection reads runs
+  # back through convnets.experiment.trained, which imports this package.
   from convnets.train import inspection
+  from convnets.train.plots import plot_curves
 
+  plot_curves(history, os.path.join(workdir, CURVES), curves_title(result))
   if result["status"] == DIVERGED or not config.pictures:
     return
   start = time.perf_counter()
