@@ -130,6 +130,58 @@ def main_job(bench: Mapping[str, Any], source: str) -> str:
           f"([{source}]({source}), a run that also tested after every epoch).")
 
 
+def pytorch_reference(bench: Mapping[str, Any], source: str) -> str:
+  """``benchmarks/pytorch_reference.py``: examples/s of PyTorch's loops and
+  ours, and our fastest loop's ratio to each."""
+  loops = bench["loops"]
+  ours = max(loops["ours"]["examples_per_second"], loops["ours_scan"]["examples_per_second"])
+  lines = ["| loop | examples/s | our fastest over it |", "| --- | ---: | ---: |"]
+  lines += [f"| {r['description']} | {r['examples_per_second']:,.0f} | "
+            f"{ours / r['examples_per_second']:.2f}x |" for r in loops.values()]
+  return "\n".join(lines) + (
+      f"\n\nTraining examples/s, the median of epochs 2 to {bench['epochs']}, the best of "
+      f"{bench['rounds']} interleaved rounds; {bench['machine']}, torch {bench['torch']} "
+      f"({bench['threads']} threads), {bench['date']} ([{source}]({source})).")
+
+
+PHASES = ("import", "data", "compile", "train", "validate", "test", "outputs")
+FAST_TARGET = (0.99, 15.0)  # the fast recipe's aim: this test accuracy, within these seconds
+
+
+def fast_recipe(bench: Mapping[str, Any], source: str) -> str:
+  """``benchmarks/fast_recipe.py``: each fast-recipe run's seconds from the
+  command to its summary, its phases and its test accuracy; then the main
+  job's time outside training."""
+  accuracy, seconds = FAST_TARGET
+  lines = ["| seed | compilation cache | to summary (s) | to exit (s) | test accuracy | "
+           + " | ".join(PHASES) + " | load before |",
+           "| ---: | --- | ---: | ---: | ---: | " + "---: | " * len(PHASES) + "---: |"]
+  for r in bench["fast_recipe"]:
+    phases = " | ".join(f"{r['phase_seconds'].get(p, 0):.2f}" for p in PHASES)
+    lines.append(f"| {r['seed']} | {r['cache']} | {r['seconds_to_summary']:.1f} | "
+                 f"{r['seconds_to_exit']:.1f} | {100 * r['test_accuracy']:.2f}% | {phases} | "
+                 f"{r['load_average_before']:.1f} |")
+  met = {state: all(r["test_accuracy"] >= accuracy and r["seconds_to_summary"] <= seconds
+                    for r in bench["fast_recipe"] if r["cache"] == state)
+         for state in ("cold", "warm")}
+  verdict = "; ".join(f"{state} cache: {'every' if ok else 'not every'} seed reached "
+                      f"{accuracy:.0%} within {seconds:.0f} s" for state, ok in met.items())
+  text = "\n".join(lines) + (f"\n\n`{bench['config']}` on {bench['machine']}, jax "
+                             f"{bench['jax']}, {bench['date']}: {verdict} "
+                             f"([{source}]({source})).")
+  job = bench.get("main_job")
+  if job:
+    phases = job["phase_seconds"]
+    outside = job["seconds_to_exit"] - phases["train"]
+    text += (f"\n\nThe main job (the default config, {job['epochs']} epochs, warm cache): "
+             f"{job['seconds_to_summary']:.1f} s to its summary and {job['seconds_to_exit']:.1f} s "
+             f"to its exit, {phases['train']:.1f} s of it training and {outside:.1f} s not ("
+             + ", ".join(f"{p} {phases[p]:.1f}" for p in PHASES if p != "train" and p in phases)
+             + f", and {job['seconds_to_exit'] - job['seconds_to_summary']:.1f} s of figures "
+             f"after the summary); {100 * job['test_accuracy']:.2f}% test accuracy.")
+  return text
+
+
 def gpu_runs(runs: Sequence[best_runs.Run], platform: str = "gpu") -> str:
   """The ``best`` configuration's speed on ``platform``: means over its runs."""
   summaries = [r["summary"] for r in runs if r["platform"] == platform]

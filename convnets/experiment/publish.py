@@ -74,9 +74,11 @@ BLOCKS: dict[str, Callable[[Sources], str]] = {
     "main": lambda s: overview.main_job(*s.bench("train_throughput_cpu")),
     "experiments": lambda s: overview.experiments_table(s.entries, s.root),
     "best": lambda s: overview.best_table(s.best, s.target, s.root, s.best_folder),
+    "fast": lambda s: overview.fast_recipe(*s.bench("fast_recipe_cpu")),
     "conv-cpu": lambda s: overview.conv_pool(*s.bench("conv_pool_cpu")),
     "throughput-cpu": lambda s: overview.throughput(*s.bench("train_throughput_cpu")),
     "loop-cpu": lambda s: overview.train_loop(*s.bench("train_loop_cpu")),
+    "pytorch-cpu": lambda s: overview.pytorch_reference(*s.bench("pytorch_reference_cpu")),
     "gpu": lambda s: "\n\n".join([overview.gpu_runs(s.best),
                                   overview.conv_pool(*s.bench("conv_pool_gpu"))]),
 }
