@@ -10,7 +10,9 @@ import importlib
 import os
 import re
 
+import numpy as np
 import pytest
+import scipy.stats
 
 from convnets.experiment import discussion, report, stats
 from convnets.experiment.formats import difference, number, with_unit
@@ -180,6 +182,24 @@ def test_detectable_difference_by_hand():
   assert stats.detectable(0.001, 3) == pytest.approx(0.002267, rel=1e-3)
   assert stats.detectable(0.001, 1) is None
   assert stats.typical([0.001, None, 0.0, 0.003, 0.010]) == pytest.approx(0.003)
+
+
+@pytest.mark.parametrize("difference, std, n", [(0.003, 0.0015, 3), (0.003, 0.0015, 6),
+                                                 (0.001, 0.002, 4)])
+def test_power_is_the_rate_at_which_simulated_experiments_detect_the_difference(
+    difference, std, n):
+  # Monte Carlo: many experiments of n seeds per side, each tested by the pooled t-test.
+  rng = np.random.default_rng(0)
+  a = rng.normal(difference, std, size=(20_000, n))
+  b = rng.normal(0.0, std, size=(20_000, n))
+  p = scipy.stats.ttest_ind(a, b, axis=1).pvalue
+  assert stats.power(difference, std, n) == pytest.approx(np.mean(p < stats.ALPHA), abs=0.01)
+
+
+def test_seeds_for_is_the_first_count_with_enough_power():
+  n = stats.seeds_for(0.003, 0.0015)
+  assert stats.power(0.003, 0.0015, n) >= 0.8 > stats.power(0.003, 0.0015, n - 1)
+  assert stats.power(0.003, 0.0015, 1) is None and stats.seeds_for(1e-9, 1.0, most=5) is None
 
 
 def test_a_grid_of_the_wrong_shape_is_refused():

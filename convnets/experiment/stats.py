@@ -119,3 +119,28 @@ def detectable(std: float, n: int, alpha: float = ALPHA) -> float | None:
   if n < 2:
     return None
   return float(stats.t.ppf(1 - alpha / 2, 2 * (n - 1))) * std * math.sqrt(2 / n)
+
+
+def power(difference: float, std: float, n: int, alpha: float = ALPHA) -> float | None:
+  """The probability that the two-sided t-test at ``alpha`` finds a true
+  difference of means ``difference`` between two groups of ``n`` values
+  with standard deviation ``std`` (equal variances and sizes, as in
+  :func:`detectable`): ``P(|T| > t_crit)`` with ``T`` noncentral t on
+  ``2 (n - 1)`` degrees of freedom and noncentrality
+  ``difference / (std sqrt(2/n))``. None below two values per group."""
+  if n < 2 or std <= 0:
+    return None
+  df = 2 * (n - 1)
+  shift = difference / (std * math.sqrt(2 / n))
+  critical = stats.t.ppf(1 - alpha / 2, df)
+  return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+
+
+def seeds_for(difference: float, std: float, wanted: float = 0.8, alpha: float = ALPHA,
+              most: int = 1000) -> int | None:
+  """The fewest seeds per variant for which :func:`power` of ``difference``
+  reaches ``wanted``; None if ``most`` seeds do not."""
+  for n in range(2, most + 1):
+    if (power(difference, std, n, alpha) or 0.0) >= wanted:
+      return n
+  return None

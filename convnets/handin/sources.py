@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any, Mapping, NamedTuple, Sequence
 
-from convnets.experiment import report
+from convnets.experiment import reasked, report
 from convnets.experiment.spec import Experiment, Text
 from convnets.experiment.values import Finding
 
@@ -42,7 +42,23 @@ def entries(results_dir: str, experiments: Mapping[str, Experiment]) -> list[Ent
   order = list(experiments)
   rank = lambda e: order.index(e.results["experiment"]) if e.results["experiment"] in order \
       else len(order)
-  return sorted(out, key=lambda e: (rank(e), e.results["experiment"], e.folder))
+  return sorted(with_mnist_comparisons(out), key=lambda e: (rank(e), e.results["experiment"],
+                                                            e.folder))
+
+
+def with_mnist_comparisons(found: Sequence[Entry]) -> list[Entry]:
+  """``found``, each experiment re-asked on another data set given the
+  findings that compare it with the same experiment's MNIST results
+  (:mod:`convnets.experiment.reasked`) where those are among ``found``."""
+  on_mnist = {e.results["experiment"]: e.results for e in found
+              if reasked.dataset(e.results) == reasked.MNIST}
+  out = []
+  for entry in found:
+    baseline = on_mnist.get(entry.results["experiment"])
+    if reasked.dataset(entry.results) != reasked.MNIST and baseline is not None:
+      entry = entry._replace(findings=entry.findings + reasked.findings(entry.results, baseline))
+    out.append(entry)
+  return out
 
 
 def select(found: Sequence[Entry], topics: Sequence[str] | None, known: Sequence[str],

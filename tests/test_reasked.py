@@ -1,0 +1,62 @@
+"""An experiment re-asked on another data set: its ranking against MNIST's,
+on hand-made results whose answers are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from convnets.experiment import reasked
+from convnets.experiment.spec import Text
+from convnets.experiment.values import Grid, Value
+from convnets.handin.sources import Entry, with_mnist_comparisons
+
+
+def results(errors: dict[str, list[float]], data: str | None) -> dict:
+  """A results.json of variants with these per-seed test errors, run on ``data``
+  (None: recorded before data sets had names)."""
+  config = {"data": {"name": data}} if data else {"data_source": "idx"}
+  return {"experiment": "pooling", "settings": {"config": config},
+          "variants": [{"name": n, "label": n.upper(), "runs": [{"test_error": e} for e in es]}
+                       for n, es in errors.items()]}
+
+
+# On MNIST: a < b < c, with a and c far apart and b near both.
+MNIST_ERRORS = {"a": [0.010, 0.011, 0.012], "b": [0.0115, 0.012, 0.0125],
+                "c": [0.020, 0.021, 0.022]}
+# On the harder set: c < a beyond noise, a and b swapped within noise.
+HARD_ERRORS = {"a": [0.101, 0.103, 0.105], "b": [0.100, 0.102, 0.104],
+               "c": [0.080, 0.081, 0.082]}
+
+
+def test_the_data_set_of_old_results_is_mnist():
+  assert reasked.dataset(results(MNIST_ERRORS, None)) == "mnist"
+  assert reasked.dataset(results(MNIST_ERRORS, "fashion_mnist")) == "fashion_mnist"
+
+
+def test_order_changes_are_the_swapped_pairs_and_which_are_beyond_noise():
+  changes = reasked.order_changes(HARD_ERRORS, MNIST_ERRORS)
+  # Hard order: c < b < a. Swapped on MNIST: (c, b), (c, a) beyond noise on both; (b, a)
+  # swapped but within noise on both.
+  assert sorted(changes) == [("b", "a", False), ("c", "a", True), ("c", "b", True)]
+  assert reasked.order_changes(MNIST_ERRORS, MNIST_ERRORS) == []
+
+
+def test_findings_rank_both_sides_and_count_the_changes():
+  found = reasked.findings(results(HARD_ERRORS, "fashion_mnist"), results(MNIST_ERRORS, None))
+  grid = next(f for f in found if isinstance(f, Grid))
+  assert grid.rows == ["A", "B", "C"]
+  ranks = {row: (cells[1], cells[3]) for row, cells in zip(grid.rows, grid.cells)}
+  assert ranks == {"A": (3, 1), "B": (2, 2), "C": (1, 3)}
+  values = {f.name: f.value for f in found if isinstance(f, Value)}
+  # Ranks (3, 2, 1) against (1, 2, 3): perfectly reversed.
+  assert values["rank_correlation"] == pytest.approx(-1.0)
+  assert values["order_changes"] == 3 and values["order_changes_beyond_noise"] == 2
+
+
+def test_only_entries_on_another_data_set_get_the_comparison():
+  text = Text("t", "q", "m", "w")
+  mnist = Entry("results/pooling", results(MNIST_ERRORS, None), text, [])
+  hard = Entry("results/fashion_mnist/pooling", results(HARD_ERRORS, "fashion_mnist"), text, [])
+  out = with_mnist_comparisons([mnist, hard])
+  assert out[0].findings == [] and any(isinstance(f, Grid) for f in out[1].findings)
+  assert with_mnist_comparisons([hard])[0].findings == []
