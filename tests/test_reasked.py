@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from convnets.experiment import reasked
+from convnets.experiment import discussion, reasked
 from convnets.experiment.spec import Text
 from convnets.experiment.values import Grid, Value
 from convnets.handin.sources import Entry, with_mnist_comparisons
@@ -60,3 +60,14 @@ def test_only_entries_on_another_data_set_get_the_comparison():
   out = with_mnist_comparisons([mnist, hard])
   assert out[0].findings == [] and any(isinstance(f, Grid) for f in out[1].findings)
   assert with_mnist_comparisons([hard])[0].findings == []
+
+
+def test_the_discussion_says_whether_the_order_carried_over():
+  found = reasked.findings(results(HARD_ERRORS, "fashion_mnist"), results(MNIST_ERRORS, None))
+  text = discussion.across_datasets([f for f in found if isinstance(f, Value)])
+  assert "rank correlation of -1.00" in text
+  assert "Three pairs of variants changed places; two of them beyond seed noise" in text
+  same = reasked.findings(results(MNIST_ERRORS, "fashion_mnist"), results(MNIST_ERRORS, None))
+  assert "No pair of variants changed places." in discussion.across_datasets(
+      [f for f in same if isinstance(f, Value)])
+  assert discussion.across_datasets([]) == ""

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from convnets.experiment import stats
 from convnets.experiment.formats import difference, epochs, p_value, percent
-from convnets.experiment.values import Comparison
+from convnets.experiment.values import Comparison, Value
 
 Results = Mapping[str, Any]
 Variant = Mapping[str, Any]
@@ -231,12 +231,32 @@ def conclusion(results: Results) -> str:
           "variants differently.")
 
 
+def across_datasets(values: Sequence[Value]) -> str:
+  """How the ranking on this data set compares with MNIST's, from the values
+  of :mod:`convnets.experiment.reasked` (empty without them)."""
+  found = {v.name: v.value for v in values}
+  if "order_changes" not in found:
+    return ""
+  changed, beyond = found["order_changes"], found["order_changes_beyond_noise"]
+  text = (f"Re-asked on this data set, the variants' order has a rank correlation of "
+          f"{found['rank_correlation']:.2f} with their order on MNIST (1: the same order). ")
+  if not changed:
+    return text + "No pair of variants changed places."
+  return text + (f"{_sentence(count(changed))} pair{'s' if changed > 1 else ''} of variants "
+                 f"changed places; {count(beyond) if beyond else 'none'} of "
+                 f"{'them' if changed > 1 else 'it'} beyond seed noise on both data sets"
+                 + (", so there the answer depends on the data." if beyond else
+                    ", so the changes in order are not established."))
+
+
 def discussion(results: Results | None, comparisons: Sequence[Comparison],
-               limitations: str) -> str:
+               limitations: str, values: Sequence[Value] = ()) -> str:
   """The discussion's paragraphs, the conclusion and the experiment's
   limitations last; without ``results`` (runs that are no experiment's), the
-  comparisons' alone."""
+  comparisons' alone. ``values``: the experiment's named values (those
+  comparing it with MNIST make a paragraph)."""
   parts = [against_reference(results) if results else "", own_comparisons(comparisons),
+           across_datasets(values),
            power(results) if results else "", cost(results) if results else "",
            conclusion(results) if results else "",
            f"**Limitations.** {limitations}" if limitations else ""]

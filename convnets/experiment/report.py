@@ -192,7 +192,8 @@ def results_markdown(results: Results, text: Text | None = None,
       ("Results", "\n\n".join(p for p in (runs_line(results), table(results),
                                             findings_markdown(findings),
                                             figures_markdown(results["figures"])) if p)),
-      ("Discussion", discussion.discussion(results, own, text.limitations)),
+      ("Discussion", discussion.discussion(results, own, text.limitations,
+                                           [f for f in findings if isinstance(f, Value)])),
   ]
   return "\n\n".join([f"# {text.title}"] + [f"## {title}\n\n{body}"
                                               for title, body in sections]) + "\n"

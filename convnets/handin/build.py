@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from convnets.experiment import discussion, report, stats
 from convnets.experiment.formats import percent
-from convnets.experiment.values import Comparison
+from convnets.experiment.values import Comparison, Value
 from convnets.handin import markup, mathtext, topics
 from convnets.handin.sources import Entry
 
@@ -88,7 +88,8 @@ def topic(entry: Entry, entries: Sequence[Entry]) -> dict[str, Any]:
       "table": markup.html(report.table(results)),
       "findings": markup.html(report.findings_markdown(entry.findings)),
       "figures": figures,
-      "discussion": markup.html(discussion.discussion(results, own, text.limitations)),
+      "discussion": markup.html(discussion.discussion(
+          results, own, text.limitations, [f for f in entry.findings if isinstance(f, Value)])),
       "summary": {"best": best["label"], "best_error": percent(best["test_error"]["mean"],
                                                                best["test_error"]["std"]),
                   "reference": reference["label"],
