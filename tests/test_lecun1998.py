@@ -67,7 +67,7 @@ def test_every_row_of_both_recipes_is_a_valid_config():
   assert names == [row.key for row in CLASSICAL] + [
       f"{recipe}-{row.key}" for recipe in ("paper", "modern") for row in ROWS]
   assert {"paper-mlp_300-deslant", "modern-mlp_500_150-dist", "modern-lenet1"} <= set(names)
-  assert len({row.name for row in ROWS}) == len(ROWS) == 13
+  assert len({row.name for row in ROWS}) == len(ROWS) == 14
   shared = configure(get_config(), dict(experiment.overrides))
   for variant in experiment.variants[len(CLASSICAL):]:
     config = configure(shared, dict(variant.overrides))
@@ -75,6 +75,11 @@ def test_every_row_of_both_recipes_is_a_valid_config():
     models.build(config.model)
     dist = variant.name.endswith("-dist")
     assert config.augment.name == ("affine" if dist else "none")
+    huge = "-huge-" in variant.name  # twice each default range ([dist])
+    default = get_config().augment.affine
+    assert config.augment.affine.to_dict() == (
+        {**default.to_dict(), **{k: 2 * v for k, v in default.items() if k != "rotation_degrees"}}
+        if huge else default.to_dict())
     assert config.epochs == (DIST_EPOCHS if dist else EPOCHS)
     paper = variant.name.startswith("paper-")
     assert config.model.activation == ("lecun_tanh" if paper else "relu")

@@ -4,11 +4,16 @@ Section V.A) as pure JAX functions, registered by name like the models.
 A method is ``fit(train (N, D), labels (N,), valid (M, D), valid_labels (M,),
 *, key, **settings) -> (state, chosen)`` and ``predict(state, x (Q, D)) ->
 (Q,)`` labels, on flattened images; its settings are ``fit``'s keyword
-arguments after ``key`` (but ``epochs``, the passes of the methods trained
-by gradient descent, which is the config's own ``epochs``). A config's
-``model`` section names one (``name``) and sets its settings, as it does a
-model's; :mod:`convnets.classical.run` fits and tests it. This module
-imports nothing heavy beyond JAX.
+arguments after ``key`` but those of ``CONTEXT``, which the run passes to a
+``fit`` that declares them: ``epochs``, the passes of the methods trained
+by gradient descent (the config's own ``epochs``); ``config`` (the run's
+config, its ``seed`` the run's), ``data`` (the :class:`~convnets.data.Dataset`),
+``folder`` (the run folder) and ``log``, for the methods that train
+networks (:mod:`convnets.classical.networks`). A ``state`` may hold
+``"summary"``, fields added to the run's ``summary.json`` (its ``"note"``
+to the recipe). A config's ``model`` section names a method (``name``) and
+sets its settings, as it does a model's; :mod:`convnets.classical.run` fits
+and tests it. This module imports nothing heavy beyond JAX.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from typing import Any, Callable, Mapping
 
 from ml_collections import ConfigDict
 
-from convnets.classical import knn, linear, pca_quadratic, rbf, svm, tangent
+from convnets.classical import (boosting, knn, lenet_features, linear, pca_quadratic, rbf, svm,
+                                tangent)
+
+# What the run passes to a fit that declares it (not a setting).
+CONTEXT = ("key", "epochs", "config", "data", "folder", "log")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +66,13 @@ METHODS: dict[str, Method] = {
                      "polynomial SVM refitted on K-means centres of its support vectors"),
     "v_svm": Method(svm.fit_v_svm, svm.predict_svm, False,
                     "polynomial SVM retrained on its support vectors and their 1-pixel shifts"),
+    "lenet_knn": Method(lenet_features.fit_lenet_knn, lenet_features.predict_lenet_knn, True,
+                        "K nearest neighbours on a trained network's penultimate features"),
+    "lenet_local": Method(lenet_features.fit_lenet_local, lenet_features.predict_lenet_local,
+                          True, "local learning (a ridge-regression linear classifier fitted to "
+                          "each query's nearest neighbours) on a trained network's features"),
+    "boosted": Method(boosting.fit_boosted, boosting.predict_boosted, True,
+                      "three networks boosted by filtering (Drucker et al.), outputs summed"),
 }
 
 
@@ -73,7 +89,7 @@ def hyperparameters(name: str) -> dict[str, Any]:
     raise ValueError(f"unknown classical method {name!r}; {hint}known: {', '.join(METHODS)}")
   parameters = inspect.signature(METHODS[name].fit).parameters.values()
   return {p.name: p.default for p in parameters
-          if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("key", "epochs")}
+          if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in CONTEXT}
 
 
 def check(section: Mapping[str, Any]) -> None:
@@ -92,9 +108,14 @@ def check(section: Mapping[str, Any]) -> None:
                        f"be like its default {default!r}")
 
 
+def takes(name: str, argument: str) -> bool:
+  """Whether method ``name``'s fit declares ``argument`` (one of ``CONTEXT``)."""
+  return argument in inspect.signature(METHODS[name].fit).parameters
+
+
 def takes_epochs(name: str) -> bool:
   """Whether method ``name`` trains for ``config.epochs`` passes."""
-  return "epochs" in inspect.signature(METHODS[name].fit).parameters
+  return takes(name, "epochs")
 
 
 def config(name: str, **settings: Any) -> ConfigDict:

@@ -18,6 +18,7 @@ import numpy as np
 from ml_collections import ConfigDict
 
 from convnets import classical
+from convnets.configs import configure
 from convnets.data import MNIST
 from convnets.data.preprocessing import make_preprocessor
 from convnets.train import interrupts, resume
@@ -45,18 +46,29 @@ def stored_numbers(state: Any) -> int:
   return int(np.size(state)) if isinstance(state, (jax.Array, np.ndarray)) else 0
 
 
-def recipe(config: ConfigDict, chosen: dict[str, Any], train_examples: int) -> str:
-  """The run's recipe in words: method, settings, input, training set, choices."""
+def recipe(config: ConfigDict, chosen: dict[str, Any], train_examples: int,
+           note: str = "") -> str:
+  """The run's recipe in words: method, settings, input, training set, the
+  epochs of what it trains, choices, and the method's ``note``."""
   section = {k: v for k, v in config.model.items() if k != "name"}
   name = config.model.name
   parts = [classical.METHODS[name].description,
            ", ".join(f"{k}={v}" for k, v in section.items()) or "no settings",
            f"input `{config.data.preprocess}`", f"{train_examples:,} training digits"]
-  if classical.takes_epochs(name):
+  if classical.takes_epochs(name) or classical.takes(name, "config"):
     parts.append(f"{config.epochs} epochs")
   if chosen:
     parts.append("chosen on validation: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
-  return "; ".join(parts)
+  return "; ".join(parts + ([note] if note else []))
+
+
+def context(config: ConfigDict, seed: int, folder: str, data: MNIST, log: Log
+            ) -> dict[str, Any]:
+  """What method ``config.model.name``'s fit declares of ``classical.CONTEXT``
+  but its key."""
+  given = {"epochs": config.epochs, "config": configure(config, {"seed": seed}),
+           "data": data, "folder": folder, "log": log}
+  return {k: v for k, v in given.items() if classical.takes(config.model.name, k)}
 
 
 def fit_and_test(config: ConfigDict, seed: int, folder: str, *, data: MNIST,
@@ -70,8 +82,6 @@ def fit_and_test(config: ConfigDict, seed: int, folder: str, *, data: MNIST,
   name = config.model.name
   method = classical.METHODS[name]
   settings = {k: v for k, v in config.model.items() if k != "name"}
-  if classical.takes_epochs(name):
-    settings["epochs"] = config.epochs
   train, valid, test = (inputs(split.images, config.data.preprocess)
                         for split in (data.train, data.valid, data.test))
   labels = [jnp.asarray(split.labels) for split in (data.train, data.valid, data.test)]
@@ -79,7 +89,7 @@ def fit_and_test(config: ConfigDict, seed: int, folder: str, *, data: MNIST,
   workdir_lib.write_json(os.path.join(folder, workdir_lib.CONFIG), resume.run_config(config, seed))
   fitted = time.perf_counter()
   state, chosen = method.fit(train, labels[0], valid, labels[1], key=jax.random.key(seed),
-                             **settings)
+                             **settings, **context(config, seed, folder, data, log))
   jax.block_until_ready(state)
   fit_seconds = time.perf_counter() - fitted
   log(f"fitted in {fit_seconds:.1f} s" + (f" ({chosen})" if chosen else ""))
@@ -89,6 +99,8 @@ def fit_and_test(config: ConfigDict, seed: int, folder: str, *, data: MNIST,
   test_seconds = time.perf_counter() - tested
   log(f"test error {100 * test_error:.2f}%, tested in {test_seconds:.1f} s")
   params = stored_numbers(state)
+  extra = dict(state.get("summary", {})) if isinstance(state, dict) else {}
+  note = extra.pop("note", "")
   summary = {
       "model": name, "model_kwargs": {k: v for k, v in config.model.items() if k != "name"},
       "classical": True, "seed": seed, "epochs": config.epochs,
@@ -98,8 +110,8 @@ def fit_and_test(config: ConfigDict, seed: int, folder: str, *, data: MNIST,
       "fit_seconds": fit_seconds, "test_seconds": test_seconds,
       "train_seconds": fit_seconds, "seconds_per_epoch": fit_seconds,
       "total_seconds": time.perf_counter() - start, "chosen": chosen,
-      "recipe": recipe(config, chosen, len(data.train)),
-      "train_examples": len(data.train), "platform": jax.default_backend(),
+      "recipe": recipe(config, chosen, len(data.train), note),
+      "train_examples": len(data.train), "platform": jax.default_backend(), **extra,
   }
   workdir_lib.write_jsonl(os.path.join(folder, workdir_lib.METRICS), [])
   workdir_lib.write_json(os.path.join(folder, workdir_lib.SUMMARY), summary)
