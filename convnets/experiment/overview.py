@@ -144,6 +144,20 @@ def pytorch_reference(bench: Mapping[str, Any], source: str) -> str:
       f"({bench['threads']} threads), {bench['date']} ([{source}]({source})).")
 
 
+def seed_grouping(bench: Mapping[str, Any], source: str) -> str:
+  """``benchmarks/seed_grouping.py``: one variant's seeds trained one after
+  another, in lockstep, or as parallel processes."""
+  seconds = bench["seconds"]
+  lines = ["| seeds trained | wall seconds | against the fastest |", "| --- | ---: | ---: |"]
+  lines += [f"| {way} | {s:.1f} | {s / min(seconds.values()):.2f}x |"
+            for way, s in seconds.items()]
+  return "\n".join(lines) + (
+      f"\n\n{bench['seeds']} seeds of the lecture ConvNet, {bench['epochs']} epochs on "
+      f"{bench['train_subset']:,} digits each, every way from fresh processes and an empty "
+      f"compilation cache; {bench['platform']}, {bench['cpu_count']} cores, jax {bench['jax']}, "
+      f"{bench['date']} ([{source}]({source})).")
+
+
 PHASES = ("import", "data", "compile", "train", "validate", "test", "outputs")
 FAST_TARGET = (0.99, 15.0)  # the fast recipe's aim: this test accuracy, within these seconds
 

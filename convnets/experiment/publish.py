@@ -79,6 +79,7 @@ BLOCKS: dict[str, Callable[[Sources], str]] = {
     "throughput-cpu": lambda s: overview.throughput(*s.bench("train_throughput_cpu")),
     "loop-cpu": lambda s: overview.train_loop(*s.bench("train_loop_cpu")),
     "pytorch-cpu": lambda s: overview.pytorch_reference(*s.bench("pytorch_reference_cpu")),
+    "grouping-cpu": lambda s: overview.seed_grouping(*s.bench("seed_grouping_cpu")),
     "gpu": lambda s: "\n\n".join([overview.gpu_runs(s.best),
                                   overview.conv_pool(*s.bench("conv_pool_gpu"))]),
 }

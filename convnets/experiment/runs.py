@@ -29,7 +29,8 @@ Log = Callable[[str], None]
 # Whether a variant's seeds train together (vmapped in lockstep, one compiled
 # program) or one after another. A CPU's few cores are already busy with one
 # seed, so stacking seeds makes each epoch slower than the compilations it
-# saves; accelerators have the parallelism to spare.
+# saves (results/benchmarks/seed_grouping_cpu.json, benchmarks/seed_grouping.py);
+# accelerators have the parallelism to spare.
 SEEDS_TOGETHER = {"cpu": False}
 
 
