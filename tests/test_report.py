@@ -202,6 +202,17 @@ def test_seeds_for_is_the_first_count_with_enough_power():
   assert stats.power(0.003, 0.0015, 1) is None and stats.seeds_for(1e-9, 1.0, most=5) is None
 
 
+def test_the_discussion_gives_the_power_for_a_relevant_difference():
+  variants = [{"test_error": {"mean": 0.012, "std": std, "n": 3}} for std in (0.001, 0.002)]
+  results = {"variants": variants, "comparisons": {"b": {}}, "test": {"alpha": 0.05}}
+  text = discussion.power(results)
+  # The typical std is the median of 0.001 and 0.002.
+  chance = stats.power(discussion.RELEVANT_DIFFERENCE, 0.0015, 3)
+  needed = stats.seeds_for(discussion.RELEVANT_DIFFERENCE, 0.0015)
+  assert f"would be detected with probability {chance:.0%}" in text
+  assert f"80% power takes {discussion.count(needed)} seeds per variant" in text
+
+
 def test_a_grid_of_the_wrong_shape_is_refused():
   with pytest.raises(ValueError, match="2 rows of 1 columns"):
     Grid("g", "t", ["a", "b"], ["x"], [[1.0]])

@@ -142,6 +142,12 @@ def against_reference(results: Results) -> str:
   return " ".join(out)
 
 
+# The smallest difference of test error a re-asked question should resolve, and with
+# what probability (the power conventionally asked of an experiment).
+RELEVANT_DIFFERENCE = 0.003
+POWER = 0.8
+
+
 def power(results: Results) -> str:
   """What the test can resolve with this many seeds and this much noise."""
   n = min(v["test_error"]["n"] for v in results["variants"])
@@ -154,6 +160,11 @@ def power(results: Results) -> str:
           f"variant and a typical seed-to-seed standard deviation of {100 * typical:.2f} points, "
           f"only differences of about {100 * smallest:.2f} points or more reach p < {alpha:g}, so "
           "a difference within noise is unresolved rather than shown to be zero.")
+  chance = stats.power(RELEVANT_DIFFERENCE, typical, n, alpha)
+  needed = stats.seeds_for(RELEVANT_DIFFERENCE, typical, POWER, alpha)
+  text += (f" A true difference of {100 * RELEVANT_DIFFERENCE:.1f} points would be detected "
+           f"with probability {chance:.0%} at this spread; {POWER:.0%} power takes "
+           + (f"{count(needed)} seeds per variant." if needed else "more seeds than is practical."))
   if m > 1:
     text += (f" With {m} tests at that level, about {m * alpha:.2g} false alarms are expected "
              "by chance alone.")
