@@ -86,8 +86,8 @@ class Row:
     return DIST_EPOCHS if self.dist else EPOCHS
 
 
-# The paper's "[huge dist]" row (LeNet-5, 0.85%, against 0.8% for [dist])
-# gives no ranges, as it gives none for [dist]: twice each default range
+# The paper's "[huge dist]" row gives no ranges, as it gives none for [dist]
+# (their published errors are in ROWS): twice each default range
 # (config.augment.affine: translation 2 pixels, scale and squeeze 0.1,
 # shear 0.2), rotation still none.
 DISTORTIONS = {"huge": {"translate_pixels": 4.0, "scale": 0.2, "squeeze": 0.2, "shear": 0.4}}
