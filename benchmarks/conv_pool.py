@@ -1,5 +1,6 @@
 """Forward + backward timings of the convolution and pooling implementations at
-the sizes the lecture's models use, and of a whole training step.
+the sizes the lecture's models use, forward-only timings at the evaluation
+batch, and a whole training step.
 
   python benchmarks/conv_pool.py                  # the full measurement
   python benchmarks/conv_pool.py --quick          # a smoke check (few repetitions)
@@ -9,7 +10,8 @@ Every timing is the median over ``--reps`` calls of a jitted function, after
 warm-up calls (compilation excluded), each waited for with
 ``block_until_ready``. Writes ``conv_pool_<backend>.{json,md}`` to ``--out``
 and prints which convolution ``impl="auto"`` should resolve to on this backend,
-per layer, against ``convnets.ops.conv.AUTO_IMPL``.
+per layer, against ``convnets.ops.conv.AUTO_IMPL`` (differentiated) and
+``AUTO_FORWARD_IMPL`` (a forward pass alone, as in evaluation).
 
 The layers (batch 128, Lecture 7's simple ConvNet, a second conv layer, and
 the deeper models' layers that ``impl="auto"`` must also choose for):
@@ -30,6 +32,12 @@ the deeper models' layers that ``impl="auto"`` must also choose for):
   loops (one einsum per output position, the reference) are timed;
 * pooling of 24x24x20 maps (conv1's output) over 2x2 regions, and 3x3 regions
   with stride 2 for the overlapping (patch-tensor) path.
+
+The forward-only rows ("conv fwd", "pool fwd") run the same layers at
+``EVAL_BATCH`` examples, the default config's evaluation chunk, and so does
+the simple ConvNet's whole evaluation pass (conv, ReLU, 2x2 max-pool, hidden
+layer, outputs, predicted class) from each convolution and max-pool forward
+pass: the layers are timed apart, but XLA fuses across them.
 
 The training step is the simple ConvNet's (batch 128, Adam, softmax
 cross-entropy) built (a) from this package's ops with ``impl="auto"``, and
@@ -60,12 +68,14 @@ sys.path.insert(0, ROOT)  # run as a script from anywhere
 # The package needs ROOT on the path.
 from convnets import models  # noqa: E402
 from convnets.ops import conv2d, pool2d  # noqa: E402
-from convnets.ops.conv import AUTO_IMPL, auto_impl  # noqa: E402
+from convnets.ops.conv import AUTO_FORWARD_IMPL, AUTO_IMPL, auto_impl  # noqa: E402
+from convnets.ops.pool import _as_blocks  # noqa: E402
 from convnets.runtime import use_fast_malloc  # noqa: E402
 from convnets.train.state import count_params  # noqa: E402
 from convnets.train.step import init_state, make_train_step  # noqa: E402
 
 BATCH = 128
+EVAL_BATCH = 1000  # the default config.eval_batch_size
 CONV_IMPLS = ("xla", "im2col", "handgrad", "xla_handgrad")
 # name -> (batch, input (H, W, C), maps, kernel size, padding, gradients wanted for (x, w, b))
 CONV_CASES = {
@@ -84,10 +94,11 @@ AUTO_LAYERS = ("conv1", "conv2", "lenet5_c3", "resnet_s1", "resnet_s2", "small_3
 POOL_INPUT = (BATCH, 24, 24, 20)
 
 
-def auto_for(layer: str, backend: str | None = None) -> str:
-  """What ``impl="auto"`` picks for ``CONV_CASES[layer]``."""
+def auto_for(layer: str, backend: str | None = None, forward_only: bool = False) -> str:
+  """What ``impl="auto"`` picks for ``CONV_CASES[layer]``, differentiated or
+  (``forward_only``) not."""
   _, (_, _, in_maps), _, size, _, _ = CONV_CASES[layer]
-  return auto_impl(in_maps, (size, size), backend)
+  return auto_impl(in_maps, (size, size), backend, forward_only=forward_only)
 
 
 def median_ms(fn: Callable[..., Any], args: Sequence[Any], reps: int, warmup: int) -> float:
@@ -130,6 +141,15 @@ def conv_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
       rows.append({"benchmark": f"{case} conv fwd+bwd", "layer": case, "impl": impl,
                    "shape": f"{batch}x{h}x{w}x{c} -> {maps} maps {size}x{size} {padding}",
                    "batch": batch, "ms": ms})
+    if case not in AUTO_LAYERS:
+      continue
+    x = jax.random.normal(keys[0], (EVAL_BATCH, h, w, c))
+    for impl in CONV_IMPLS:
+      forward = jax.jit(lambda x, k, b, impl=impl: conv2d(x, k, b, padding=padding, impl=impl))
+      ms = median_ms(forward, (x, kernel, bias), reps, warmup)
+      rows.append({"benchmark": f"{case} conv fwd", "layer": case, "impl": impl,
+                   "forward_only": True, "batch": EVAL_BATCH, "ms": ms,
+                   "shape": f"{EVAL_BATCH}x{h}x{w}x{c} -> {maps} maps {size}x{size} {padding}"})
   return rows
 
 
@@ -155,6 +175,33 @@ def pool_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
     ms = median_ms(forward_backward(layer, (0,)), (x, cotangent), reps, warmup)
     rows.append({"benchmark": f"{benchmark} pool fwd+bwd", "impl": impl,
                  "shape": "x".join(map(str, POOL_INPUT)), "batch": BATCH, "ms": ms})
+  x = jax.random.normal(jax.random.key(1), (EVAL_BATCH, *POOL_INPUT[1:]))
+  for impl, layer in [("pool2d (blocks)", lambda x: pool2d(x, kind="max", window=2)),
+                      ("blocks reshape, max", lambda x: _as_blocks(x, (2, 2)).max(axis=(2, 4))),
+                      ("lax.reduce_window", reduce_window_max(2, 2))]:
+    ms = median_ms(jax.jit(layer), (x,), reps, warmup)
+    rows.append({"benchmark": "max 2x2 pool fwd", "impl": impl, "forward_only": True,
+                 "shape": "x".join(map(str, (EVAL_BATCH, *POOL_INPUT[1:]))), "batch": EVAL_BATCH,
+                 "ms": ms})
+  return rows
+
+
+def evaluation_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
+  keys = jax.random.split(jax.random.key(5), 4)
+  x = jax.random.uniform(keys[0], (EVAL_BATCH, 28, 28, 1))
+  kernel = jax.random.normal(keys[1], (5, 5, 1, 20))
+  hidden, output = jax.random.normal(keys[2], (2880, 100)), jax.random.normal(keys[3], (100, 10))
+  pools = {"pool2d": lambda h: pool2d(h, kind="max", window=2),
+           "blocks reshape, max": lambda h: _as_blocks(h, (2, 2)).max(axis=(2, 4))}
+  rows = []
+  for impl in ("im2col", "xla"):
+    for pool_name, pool in pools.items():
+      def predict(x, impl=impl, pool=pool):
+        h = pool(jax.nn.relu(conv2d(x, kernel, impl=impl)))
+        return (jax.nn.relu(h.reshape(h.shape[0], -1) @ hidden) @ output).argmax(-1)
+      rows.append({"benchmark": "convnet evaluation pass", "impl": f"conv {impl}, {pool_name}",
+                   "forward_only": True, "shape": f"{EVAL_BATCH}x28x28x1", "batch": EVAL_BATCH,
+                   "ms": median_ms(jax.jit(predict), (x,), reps, warmup)})
   return rows
 
 
@@ -188,6 +235,20 @@ def train_step_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
   return rows
 
 
+def choices(rows: list[dict[str, Any]], backend: str, *, forward_only: bool
+            ) -> tuple[dict[str, str], dict[str, str], bool]:
+  """Per layer of ``AUTO_LAYERS`` in ``rows``: the fastest convolution,
+  ``auto``'s choice, and whether every choice is within 5% of the fastest
+  (a tie: timings on a shared CPU wobble that much)."""
+  ms = {(r["layer"], r["impl"]): r["ms"] for r in rows
+        if r.get("layer") in AUTO_LAYERS and r["impl"] in CONV_IMPLS}
+  fastest = {layer: min(CONV_IMPLS, key=lambda impl: ms[layer, impl]) for layer in AUTO_LAYERS}
+  chosen = {layer: auto_for(layer, backend, forward_only) for layer in AUTO_LAYERS}
+  agrees = all(ms[layer, impl] <= 1.05 * ms[layer, fastest[layer]]
+               for layer, impl in chosen.items())
+  return fastest, chosen, agrees
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
   lines = ["| benchmark | impl | shape | ms | examples/s |", "|---|---|---|---:|---:|"]
   lines += [f"| {r['benchmark']} | {r['impl']} | {r['shape']} | {r['ms']:.3f} | "
@@ -205,24 +266,21 @@ def main(argv: Sequence[str] | None = None) -> None:
   args = parser.parse_args(argv)
   reps, warmup = (3, 1) if args.quick else (args.reps, args.warmup)
   backend = jax.default_backend()
-  rows = conv_rows(reps, warmup) + pool_rows(reps, warmup) + train_step_rows(reps, warmup)
+  rows = (conv_rows(reps, warmup) + pool_rows(reps, warmup) + evaluation_rows(reps, warmup)
+          + train_step_rows(reps, warmup))
   for row in rows:
     row["examples_per_s"] = row["batch"] / (row["ms"] / 1e3)
 
   # auto should be the fastest implementation over the models' two layers.
-  layer_ms = {impl: sum(r["ms"] for r in rows
+  trained = [r for r in rows if not r.get("forward_only")]
+  layer_ms = {impl: sum(r["ms"] for r in trained
                         if r["impl"] == impl and r.get("layer") in ("conv1", "conv2"))
               for impl in CONV_IMPLS}
   fastest = min(layer_ms, key=layer_ms.get)
-  per_layer = {layer: min((r for r in rows if r.get("layer") == layer and r["impl"] in CONV_IMPLS),
-                          key=lambda r: r["ms"])["impl"] for layer in AUTO_LAYERS}
+  per_layer, chosen, agrees = choices(trained, backend, forward_only=False)
+  per_layer_forward, chosen_forward, agrees_forward = choices(
+      [r for r in rows if r.get("forward_only")], backend, forward_only=True)
   ours, textbook = (r["examples_per_s"] for r in rows if r["benchmark"] == "convnet train step")
-  chosen = {layer: auto_for(layer, backend) for layer in AUTO_LAYERS}
-  layer_time = {(r["layer"], r["impl"]): r["ms"] for r in rows
-                if r.get("layer") in chosen and r["impl"] in CONV_IMPLS}
-  # Within 5% of the fastest counts as a tie: timings on a shared CPU wobble that much.
-  agrees = all(layer_time[(layer, impl)] <= 1.05 * layer_time[(layer, per_layer[layer])]
-               for layer, impl in chosen.items())
   summary = [
       f"conv1 + conv2 fwd+bwd on {backend}: "
       + ", ".join(f"{impl} {ms:.3f} ms" for impl, ms in layer_ms.items()),
@@ -232,6 +290,11 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"{layer} {impl}" for layer, impl in chosen.items())
       + (" (agrees, within 5%)" if agrees else
          f" (disagrees: update AUTO_IMPL[{backend!r}] in convnets/ops/conv.py)"),
+      f"forward alone, batch {EVAL_BATCH}, fastest per layer: " + ", ".join(
+          f"{layer} {impl}" for layer, impl in per_layer_forward.items())
+      + "; auto picks " + ", ".join(f"{layer} {impl}" for layer, impl in chosen_forward.items())
+      + (" (agrees, within 5%)" if agrees_forward else
+         f" (disagrees: update AUTO_FORWARD_IMPL[{backend!r}] in convnets/ops/conv.py)"),
       f"training step: {ours:,.0f} examples/s with convnets ops, {textbook:,.0f} with "
       f"flax.linen layers: {ours / textbook:.2f}x",
   ]
@@ -252,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                "conv_layers_ms": layer_ms, "fastest_conv_impl": fastest,
                "fastest_conv_impl_per_layer": per_layer,
                "auto_impl": chosen, "auto_table": AUTO_IMPL,
+               "fastest_forward_impl_per_layer": per_layer_forward,
+               "auto_forward_impl": chosen_forward, "auto_forward_table": AUTO_FORWARD_IMPL,
                "train_step_speedup": ours / textbook}, f, indent=2)
   print(f"\nwrote {stem}.md and {stem}.json")
 

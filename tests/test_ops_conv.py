@@ -19,7 +19,8 @@ from scipy import signal
 
 from convnets.ops import IMPLS, MODES, conv2d, flip_kernel
 from convnets.ops import conv as conv_module
-from convnets.ops.conv import AUTO_IMPL, FEW_INPUT_MAPS, LONG_PATCH_ROW, UNMEASURED, auto_impl
+from convnets.ops.conv import (AUTO_FORWARD_IMPL, AUTO_IMPL, FEW_INPUT_MAPS, LONG_PATCH_ROW,
+                               UNMEASURED, auto_impl)
 
 CONCRETE_IMPLS = tuple(impl for impl in IMPLS if impl != "auto")
 FAST_IMPLS = ("xla", "im2col", "handgrad", "xla_handgrad")
@@ -161,13 +162,19 @@ def test_auto_is_the_measured_impl_for_this_backend(monkeypatch):
   monkeypatch.setattr(conv_module, "_XCORR", {
       name: (lambda *args, name=name, fn=fn: called.append(name) or fn(*args))
       for name, fn in conv_module._XCORR.items()})
+  forward = AUTO_FORWARD_IMPL.get(jax.default_backend())
   for in_maps, size, kind in ((2, 3, "few_maps"), (FEW_INPUT_MAPS + 2, 3, "short_rows"),
                               (FEW_INPUT_MAPS + 2, 7, "long_rows")):
     assert (size * size * in_maps >= LONG_PATCH_ROW) == (kind == "long_rows")
     x, w, b = random_arrays(4, (2, 8, 8, in_maps), (size, size, in_maps, 4))
     called.clear()
-    conv2d(x, w, b, impl="auto")
-    assert called == [table[kind]]
+    grad = jax.grad(lambda w, impl: conv2d(x, w, b, impl=impl).sum(), argnums=0)
+    np.testing.assert_array_equal(grad(w, "auto"), grad(w, table[kind]))
+    assert called == [table[kind]] * 2, "differentiated: the training choice"
+    called.clear()
+    y = conv2d(x, w, b, impl="auto")
+    assert called == [forward or table[kind]], "a forward pass alone"
+    np.testing.assert_allclose(y, conv2d(x, w, b, impl=table[kind]), rtol=1e-5, atol=1e-5)
 
 
 def loss(impl, mode, stride, padding, x, w, b, cotangent):

@@ -70,13 +70,22 @@ def best_table(runs: Sequence[best_runs.Run], target: float, root: str, folder: 
 
 def _layers(bench: Mapping[str, Any]) -> Grid:
   """Per benchmarked layer: the fastest convolution, ``auto``'s choice and
-  im2col's time against XLA's."""
-  ms = {(r["layer"], r["impl"]): r["ms"] for r in bench["rows"] if "layer" in r}
+  im2col's time against XLA's, differentiated; then, where the benchmark
+  timed it, the same for a forward pass alone."""
   layers = list(bench["fastest_conv_impl_per_layer"])
-  return Grid("layers", "layers", layers, ["fastest", "auto picks", "im2col / xla time"],
-              [[bench["fastest_conv_impl_per_layer"][layer], bench["auto_impl"].get(layer),
-                ms[layer, "im2col"] / ms[layer, "xla"]] for layer in layers],
-              units={"im2col / xla time": ""}, corner="layer (forward + backward)")
+  passes = [(False, "fwd+bwd", "fastest_conv_impl_per_layer", "auto_impl")]
+  if "fastest_forward_impl_per_layer" in bench:
+    passes.append((True, "fwd", "fastest_forward_impl_per_layer", "auto_forward_impl"))
+  columns, cells = [], [[] for _ in layers]
+  for forward_only, name, fastest, auto in passes:
+    ms = {(r["layer"], r["impl"]): r["ms"] for r in bench["rows"]
+          if "layer" in r and bool(r.get("forward_only")) == forward_only}
+    columns += [f"{name}: fastest", f"{name}: auto picks", f"{name}: im2col / xla time"]
+    for row, layer in zip(cells, layers):
+      row += [bench[fastest][layer], bench[auto].get(layer),
+              ms[layer, "im2col"] / ms[layer, "xla"]]
+  return Grid("layers", "layers", layers, columns, cells,
+              units={c: "" for c in columns if c.endswith("time")}, corner="layer")
 
 
 def conv_pool(bench: Mapping[str, Any], source: str) -> str:

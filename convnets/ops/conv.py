@@ -37,7 +37,10 @@ Implementations (``impl``), all computing the same function:
 * ``"naive"``: explicit Python loops over output positions, the reference.
 * ``"auto"``: the fastest correct implementation for the current backend,
   chosen per backend, input map count and kernel size from
-  ``benchmarks/conv_pool.py`` measurements (see ``AUTO_IMPL``).
+  ``benchmarks/conv_pool.py`` measurements (see ``AUTO_IMPL``); a forward pass
+  that is not differentiated (evaluation) may take another, faster one
+  forward (``AUTO_FORWARD_IMPL``), while its gradient, when one is taken, is
+  the training choice's.
 """
 
 from __future__ import annotations
@@ -73,16 +76,27 @@ AUTO_IMPL = {
     "tpu": {"few_maps": "xla", "short_rows": "xla", "long_rows": "xla"},
 }
 UNMEASURED = {"few_maps": "xla", "short_rows": "xla", "long_rows": "xla"}
+# A forward pass alone (``benchmarks/conv_pool.py``'s "conv fwd" rows, at the
+# evaluation batch): on CPU XLA's convolution is the fastest at every layer,
+# im2col's patch matrix included, though XLA's gradient is not. Backends not
+# listed run the training choice forward too.
+AUTO_FORWARD_IMPL = {"cpu": "xla"}
 
 
-def auto_impl(in_maps: int, window: tuple[int, int], backend: str | None = None) -> str:
+def auto_impl(in_maps: int, window: tuple[int, int], backend: str | None = None, *,
+              forward_only: bool = False) -> str:
   """The implementation ``impl="auto"`` resolves to on ``backend`` (default:
-  JAX's) for a ``window``-sized kernel over ``in_maps`` input maps."""
-  table = AUTO_IMPL.get(backend or jax.default_backend(), UNMEASURED)
+  JAX's) for a ``window``-sized kernel over ``in_maps`` input maps: the one
+  that is differentiated in training or, with ``forward_only``, the one that
+  computes a forward pass nobody differentiates."""
+  backend = backend or jax.default_backend()
+  table = AUTO_IMPL.get(backend, UNMEASURED)
   if in_maps <= FEW_INPUT_MAPS:
-    return table["few_maps"]
-  long_rows = window[0] * window[1] * in_maps >= LONG_PATCH_ROW
-  return table["long_rows" if long_rows else "short_rows"]
+    training = table["few_maps"]
+  else:
+    long_rows = window[0] * window[1] * in_maps >= LONG_PATCH_ROW
+    training = table["long_rows" if long_rows else "short_rows"]
+  return AUTO_FORWARD_IMPL.get(backend, training) if forward_only else training
 
 
 def flip_kernel(w: jax.Array) -> jax.Array:
@@ -198,6 +212,27 @@ _XCORR = {"xla": _with_autodiff(_xcorr_xla), "im2col": _with_autodiff(_xcorr_im2
           "naive": _with_autodiff(_xcorr_naive)}
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
+def _xcorr_forward_or_training(x, w, b, stride, pads, forward, training):
+  """``_XCORR[forward]`` when not differentiated; differentiated, the values
+  and gradients of ``_XCORR[training]`` (the same function, computed
+  otherwise: the two differ by rounding only)."""
+  return _XCORR[forward](x, w, b, stride, pads)
+
+
+def _training_fwd(x, w, b, stride, pads, forward, training):
+  # The training impl's own VJP closure is the residual: its backward pass is
+  # exactly the one a plain ``impl=training`` would run.
+  return jax.vjp(lambda x, w, b: _XCORR[training](x, w, b, stride, pads), x, w, b)
+
+
+def _training_bwd(stride, pads, forward, training, vjp, g):
+  return vjp(g)
+
+
+_xcorr_forward_or_training.defvjp(_training_fwd, _training_bwd)
+
+
 def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
            mode: str = "xcorr", stride: IntOrPair = 1, padding: Padding = "VALID",
            impl: str = "auto") -> jax.Array:
@@ -242,5 +277,9 @@ def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
   if mode == "conv":
     w = flip_kernel(w)
   if impl == "auto":
-    impl = auto_impl(x.shape[3], window)
+    training = auto_impl(x.shape[3], window)
+    forward = auto_impl(x.shape[3], window, forward_only=True)
+    if forward != training:
+      return _xcorr_forward_or_training(x, w, b, stride, pads, forward, training)
+    impl = training
   return _XCORR[impl](x, w, b, stride, pads)

@@ -89,11 +89,12 @@ def make_epoch_runner(*, train_step: Callable, pipeline: Pipeline, batch_size: i
 
 
 def make_evaluator(*, model, pipeline: Pipeline, chunk: int, lockstep: Lockstep,
-                   placement: Placement) -> Callable[..., Any]:
-  """``evaluate(variables, split) -> [{"loss", "accuracy"}, ...]`` over the
-  whole split, one dict per model; with ``predictions=True`` also each
-  model's predicted class of every example, ``(models, N)`` (padding
-  included: the first ``N`` real examples come first)."""
+                   placement: Placement) -> tuple[Callable, Callable[..., Any]]:
+  """``(compile(variables, split), evaluate(variables, split))``: ``evaluate``
+  returns ``[{"loss", "accuracy"}, ...]`` over the whole split, one dict per
+  model; with ``predictions=True`` also each model's predicted class of every
+  example, ``(models, N)`` (padding included: the first ``N`` real examples
+  come first). ``compile`` compiles the program ``evaluate`` runs per chunk."""
   eval_step = make_eval_step(model)
 
   def chunk_on_device(variables, totals, split: DeviceSplit, index):
@@ -120,7 +121,10 @@ def make_evaluator(*, model, pipeline: Pipeline, chunk: int, lockstep: Lockstep,
     per_chunk = [np.asarray(jax.device_get(p)).reshape(-1, chunk) for p in predicted]
     return metrics, np.concatenate(per_chunk, axis=1)
 
-  return evaluate
+  def compile_chunk(variables, split: DeviceSplit):
+    return chunk_all.lower(variables, _sums(lockstep), split, 0).compile()
+
+  return compile_chunk, evaluate
 
 
 class Progress:

@@ -51,6 +51,7 @@ class Trainer:
   params: int
   run_epoch: Callable
   compile_epoch: Callable
+  compile_evaluation: Callable
   evaluate: Callable
   orders: Callable[[int], jax.Array]  # epoch -> each model's order of the training examples
   schedule: optax.Schedule
@@ -71,14 +72,16 @@ def make_trainer(config: ConfigDict, *, model, pipeline: Pipeline, lockstep: Loc
   compile_epoch, run_epoch = make_epoch_runner(
       train_step=train_step, pipeline=pipeline, batch_size=config.batch_size, steps=steps,
       loop=loop, lockstep=lockstep, placement=placement)
-  evaluate = make_evaluator(model=model, pipeline=pipeline, chunk=config.eval_batch_size,
-                            lockstep=lockstep, placement=placement)
+  compile_evaluation, evaluate = make_evaluator(
+      model=model, pipeline=pipeline, chunk=config.eval_batch_size, lockstep=lockstep,
+      placement=placement)
   n = pipeline.train_examples
   orders_for = jax.jit(lockstep.map(
       lambda key, epoch: epoch_permutation(jax.random.fold_in(key, epoch), n), (0, None)))
   params = count_params(state.params) // len(lockstep.seeds)
   return Trainer(state=state, steps=steps, loop=loop, params=int(params), run_epoch=run_epoch,
-                 compile_epoch=compile_epoch, evaluate=evaluate,
+                 compile_epoch=compile_epoch, compile_evaluation=compile_evaluation,
+                 evaluate=evaluate,
                  orders=lambda epoch: placement.replicate(orders_for(data_keys, epoch)),
                  # jitted: op by op, every call would dispatch each of its operations
                  schedule=jax.jit(learning_rate_schedule(config.optimizer, config.epochs, steps)))
@@ -87,7 +90,7 @@ def make_trainer(config: ConfigDict, *, model, pipeline: Pipeline, lockstep: Loc
 def compile_all(trainer: Trainer, pipeline: Pipeline) -> None:
   """Compile the epoch and the evaluation."""
   trainer.compile_epoch(trainer.state, trainer.orders(0))
-  trainer.evaluate(trainer.state.variables(), pipeline.valid)
+  trainer.compile_evaluation(trainer.state.variables(), pipeline.valid)
 
 
 def run_facts(config: ConfigDict, trainer: Trainer, done: Snapshot, *, seeds: int,
