@@ -77,6 +77,9 @@ from convnets.train.step import init_state, make_train_step  # noqa: E402
 BATCH = 128
 EVAL_BATCH = 1000  # the default config.eval_batch_size
 CONV_IMPLS = ("xla", "im2col", "handgrad", "xla_handgrad")
+# The distinct forward passes: handgrad and xla_handgrad run im2col's and XLA's.
+FORWARD_IMPLS = ("xla", "im2col")
+FORWARD_OF = {"handgrad": "im2col", "xla_handgrad": "xla"}
 # name -> (batch, input (H, W, C), maps, kernel size, padding, gradients wanted for (x, w, b))
 CONV_CASES = {
     "conv1": (BATCH, (28, 28, 1), 20, 5, "VALID", (False, True, True)),
@@ -144,7 +147,7 @@ def conv_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
     if case not in AUTO_LAYERS:
       continue
     x = jax.random.normal(keys[0], (EVAL_BATCH, h, w, c))
-    for impl in CONV_IMPLS:
+    for impl in FORWARD_IMPLS:
       forward = jax.jit(lambda x, k, b, impl=impl: conv2d(x, k, b, padding=padding, impl=impl))
       ms = median_ms(forward, (x, kernel, bias), reps, warmup)
       rows.append({"benchmark": f"{case} conv fwd", "layer": case, "impl": impl,
@@ -240,10 +243,13 @@ def choices(rows: list[dict[str, Any]], backend: str, *, forward_only: bool
   """Per layer of ``AUTO_LAYERS`` in ``rows``: the fastest convolution,
   ``auto``'s choice, and whether every choice is within 5% of the fastest
   (a tie: timings on a shared CPU wobble that much)."""
+  impls = FORWARD_IMPLS if forward_only else CONV_IMPLS
   ms = {(r["layer"], r["impl"]): r["ms"] for r in rows
-        if r.get("layer") in AUTO_LAYERS and r["impl"] in CONV_IMPLS}
-  fastest = {layer: min(CONV_IMPLS, key=lambda impl: ms[layer, impl]) for layer in AUTO_LAYERS}
+        if r.get("layer") in AUTO_LAYERS and r["impl"] in impls}
+  fastest = {layer: min(impls, key=lambda impl: ms[layer, impl]) for layer in AUTO_LAYERS}
   chosen = {layer: auto_for(layer, backend, forward_only) for layer in AUTO_LAYERS}
+  if forward_only:
+    chosen = {layer: FORWARD_OF.get(impl, impl) for layer, impl in chosen.items()}
   agrees = all(ms[layer, impl] <= 1.05 * ms[layer, fastest[layer]]
                for layer, impl in chosen.items())
   return fastest, chosen, agrees

@@ -195,13 +195,14 @@ def fast_recipe(bench: Mapping[str, Any], source: str) -> str:
   job = bench.get("main_job")
   if job:
     phases = job["phase_seconds"]
-    outside = job["seconds_to_exit"] - phases["train"]
+    before_summary = job["seconds_to_summary"] - phases["train"]
     text += (f"\n\nThe main job (the default config, {job['epochs']} epochs, warm cache): "
-             f"{job['seconds_to_summary']:.1f} s to its summary and {job['seconds_to_exit']:.1f} s "
-             f"to its exit, {phases['train']:.1f} s of it training and {outside:.1f} s not ("
+             f"{job['seconds_to_summary']:.1f} s to its summary, {phases['train']:.1f} s of it "
+             f"training and {before_summary:.1f} s not ("
              + ", ".join(f"{p} {phases[p]:.1f}" for p in PHASES if p != "train" and p in phases)
-             + f", and {job['seconds_to_exit'] - job['seconds_to_summary']:.1f} s of figures "
-             f"after the summary); {100 * job['test_accuracy']:.2f}% test accuracy.")
+             + f"); then {job['seconds_to_exit'] - job['seconds_to_summary']:.1f} s of figures, "
+             f"to its exit at {job['seconds_to_exit']:.1f} s; "
+             f"{100 * job['test_accuracy']:.2f}% test accuracy.")
   return text
 
 

@@ -128,10 +128,10 @@ def _as_blocks(x: jax.Array, window: tuple[int, int]) -> jax.Array:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _max_pool_blocks(x: jax.Array, window: tuple[int, int]) -> jax.Array:
-  # Forward, after XLA's convolution, reduce_window made the lecture ConvNet's
-  # evaluation pass about twice as fast as the blocks' reshape
-  # (benchmarks/conv_pool.py's "convnet evaluation pass" rows). The max is
-  # exact, so both give the same values; the gradient is the hand-written one.
+  # Forward, after XLA's convolution, reduce_window runs the lecture ConvNet's
+  # evaluation pass faster than the blocks' reshape (benchmarks/conv_pool.py's
+  # "convnet evaluation pass" rows). The max is exact, so both give the same
+  # values; the gradient is the hand-written one below.
   kh, kw = window
   whole = x[:, :x.shape[1] // kh * kh, :x.shape[2] // kw * kw, :]
   return jax.lax.reduce_window(whole, jnp.array(-jnp.inf, x.dtype), jax.lax.max,
