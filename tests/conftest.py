@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import jax
 import pytest
 
+from convnets import compilation_cache
 from convnets.data import MNIST, DataError, load
 from convnets.data.mnist import find_files
 from convnets.experiment import stats
@@ -20,6 +21,15 @@ from convnets.experiment import stats
 # The tests check the math against float64 references at 1e-5, so they ask for
 # full float32 everywhere; on CPU this changes nothing.
 jax.config.update("jax_default_matmul_precision", "highest")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_compilation_cache(tmp_path_factory) -> None:
+  """One persistent compilation cache for the tests in this process: many of
+  them train the same small networks on the same shapes, and a cache hit is
+  the same executable, so the same numbers. (Commands run as subprocesses
+  keep their own cache, as a user's would.)"""
+  compilation_cache.enable(str(tmp_path_factory.mktemp("xla")))
 
 
 @pytest.fixture(scope="session")
