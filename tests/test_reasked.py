@@ -3,12 +3,14 @@ on hand-made results whose answers are known."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from convnets.experiment import discussion, reasked
 from convnets.experiment.spec import Text
 from convnets.experiment.values import Grid, Value
-from convnets.handin.sources import Entry, with_mnist_comparisons
+from convnets.handin.sources import Entry, entries, with_mnist_comparisons
 
 
 def results(errors: dict[str, list[float]], data: str | None) -> dict:
@@ -31,6 +33,23 @@ HARD_ERRORS = {"a": [0.101, 0.103, 0.105], "b": [0.100, 0.102, 0.104],
 def test_the_data_set_of_old_results_is_mnist():
   assert reasked.dataset(results(MNIST_ERRORS, None)) == "mnist"
   assert reasked.dataset(results(MNIST_ERRORS, "fashion_mnist")) == "fashion_mnist"
+
+
+def test_data_sets_are_named_as_people_write_them():
+  assert reasked.title(results(MNIST_ERRORS, None)) == "MNIST"
+  assert reasked.title(results(MNIST_ERRORS, "fashion_mnist")) == "Fashion-MNIST"
+  assert reasked.title(results(MNIST_ERRORS, "tfds:cifar10")) == "cifar10"
+
+
+def test_an_experiments_mnist_results_come_before_its_re_asked_ones(tmp_path):
+  """Whatever the folders' alphabetical order ("fashion_mnist/" sorts before "pooling/")."""
+  for folder, data in (("pooling", None), ("fashion_mnist/pooling", "fashion_mnist")):
+    (tmp_path / folder).mkdir(parents=True)
+    text = {"title": "t", "question": "q", "motivation": "m", "method": "w"}
+    (tmp_path / folder / "results.json").write_text(
+        json.dumps({**results(MNIST_ERRORS, data), **text}))
+  found = entries(str(tmp_path), {})
+  assert [reasked.dataset(e.results) for e in found] == ["mnist", "fashion_mnist"]
 
 
 def test_order_changes_are_the_swapped_pairs_and_which_are_beyond_noise():

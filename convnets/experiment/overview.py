@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any, Mapping, Sequence
 
-from convnets.experiment import best_runs, discussion, report
+from convnets.experiment import best_runs, discussion, reasked, report
 from convnets.experiment.formats import escape, number
 from convnets.experiment.spec import Text
 from convnets.experiment.values import Comparison, Finding, Grid
@@ -48,7 +48,9 @@ def experiments_table(entries: Sequence[tuple[str, Results, Text, Sequence[Findi
     runs = (f"{len(results['variants'])} x {len(results['settings']['seeds'])} seeds, "
             f"{report.epochs(results)}, {minutes(results):.0f} min on "
             f"{results['settings']['platform']}")
-    lines.append(f"| [`{results['experiment']}`]({rel}) | {escape(first_sentence(text.question))}"
+    on = "" if reasked.dataset(results) == reasked.MNIST else f" on {reasked.title(results)}"
+    lines.append(f"| [`{results['experiment']}`]({rel}){on} | "
+                 f"{escape(first_sentence(text.question))}"
                  f" | {escape(discussion.headline(results, own))} | {runs} |")
   return "\n".join(lines)
 

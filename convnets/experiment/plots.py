@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from convnets import style
+from convnets.experiment import reasked
 from convnets.experiment.spec import Figure
 
 Record = Mapping[str, Any]
@@ -220,6 +221,8 @@ def standard(results: Mapping[str, Any], workdir: str) -> list[Figure]:
   into ``workdir``: learning curves, test errors and one figure per declared
   trend (``results["trends"]``: ``x``, ``label``, ``log_x``)."""
   variants, title = results["variants"], results["title"]
+  if reasked.dataset(results) != reasked.MNIST:
+    title = f"{title}, on {reasked.title(results)}"
   # Classical methods (convnets.classical) fit without epochs: no curves to draw.
   learning_curves([v for v in variants if all(run["curves"] for run in v["runs"])],
                   os.path.join(workdir, CURVES.file), title)

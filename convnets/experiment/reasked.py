@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from scipy import stats as scipy_stats
 
+from convnets.data.mnist import IDX_DATASETS
 from convnets.experiment import stats
 from convnets.experiment.values import Finding, Grid, Value
 
@@ -28,6 +29,13 @@ def dataset(results: Results) -> str:
   recorded before data sets had names are MNIST's)."""
   data = results["settings"]["config"].get("data")
   return data.get("name", MNIST) if isinstance(data, Mapping) else MNIST
+
+
+def title(results: Results) -> str:
+  """The data set's name as people write it ("Fashion-MNIST"; a tfds set's own name)."""
+  name = dataset(results)
+  known = IDX_DATASETS.get(name)
+  return known.title if known is not None else name.removeprefix("tfds:")
 
 
 def _errors(results: Results) -> dict[str, list[float]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping, Sequence
 
-from convnets.experiment import discussion, stats
+from convnets.experiment import discussion, reasked, stats
 from convnets.experiment.formats import (difference, epochs, escape, heading, is_number,
                                          mean_std, number, p_value, percent, with_unit)
 from convnets.experiment.spec import Text
@@ -173,6 +173,13 @@ def stored_text(results: Results) -> Text:
   return Text(results["title"], results["question"], results["motivation"], results["method"])
 
 
+def title(results: Results, text: Text) -> str:
+  """The experiment's title, naming the data set when it is not MNIST (a question re-asked)."""
+  if reasked.dataset(results) == reasked.MNIST:
+    return text.title
+  return f"{text.title}, re-asked on {reasked.title(results)}"
+
+
 def results_markdown(results: Results, text: Text | None = None,
                      summarise: Summariser | None = None) -> str:
   """The whole ``results.md``.
@@ -195,8 +202,8 @@ def results_markdown(results: Results, text: Text | None = None,
       ("Discussion", discussion.discussion(results, own, text.limitations,
                                            [f for f in findings if isinstance(f, Value)])),
   ]
-  return "\n\n".join([f"# {text.title}"] + [f"## {title}\n\n{body}"
-                                              for title, body in sections]) + "\n"
+  return "\n\n".join([f"# {title(results, text)}"] + [f"## {name}\n\n{body}"
+                                                       for name, body in sections]) + "\n"
 
 
 def runs_line(results: Results) -> str:

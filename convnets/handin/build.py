@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import jinja2
 from markupsafe import Markup
 
-from convnets.experiment import discussion, report, stats
+from convnets.experiment import discussion, reasked, report, stats
 from convnets.experiment.formats import percent
 from convnets.experiment.values import Comparison, Value
 from convnets.handin import markup, mathtext, topics
@@ -50,11 +50,11 @@ def _equations(equations: Sequence[topics.Equation]) -> list[Shown]:
 
 
 def _anchor(entry: Entry, entries: Sequence[Entry]) -> str:
-  """The topic's id: its experiment's name, with its folder's where an
-  experiment has several result folders."""
+  """The topic's id: its experiment's name, with its data set's and its
+  folder's where an experiment has several result folders."""
   name = entry.results["experiment"]
   if sum(e.results["experiment"] == name for e in entries) > 1:
-    return f"{name}-{os.path.basename(entry.folder)}"
+    return f"{name}-{reasked.dataset(entry.results)}-{os.path.basename(entry.folder)}"
   return name
 
 
@@ -79,7 +79,7 @@ def topic(entry: Entry, entries: Sequence[Entry]) -> dict[str, Any]:
              for f in results["figures"] if os.path.isfile(os.path.join(entry.folder, f["file"]))]
   against, mine = _beyond(entry)
   return {
-      "id": _anchor(entry, entries), "name": name, "title": text.title,
+      "id": _anchor(entry, entries), "name": name, "title": report.title(results, text),
       "question": markup.html(text.question), "motivation": markup.html(text.motivation),
       "equations": _equations(topics.EQUATIONS.get(name, ())),
       "method": markup.html(report.method(results, text)),

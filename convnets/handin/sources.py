@@ -42,8 +42,9 @@ def entries(results_dir: str, experiments: Mapping[str, Experiment]) -> list[Ent
   order = list(experiments)
   rank = lambda e: order.index(e.results["experiment"]) if e.results["experiment"] in order \
       else len(order)
-  return sorted(with_mnist_comparisons(out), key=lambda e: (rank(e), e.results["experiment"],
-                                                            e.folder))
+  # MNIST's results of an experiment first, then the same question re-asked elsewhere.
+  return sorted(with_mnist_comparisons(out), key=lambda e: (
+      rank(e), e.results["experiment"], reasked.dataset(e.results) != reasked.MNIST, e.folder))
 
 
 def with_mnist_comparisons(found: Sequence[Entry]) -> list[Entry]:
