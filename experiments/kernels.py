@@ -136,7 +136,7 @@ def _draw_kernels(workdir: str, sets: Sequence[tuple[str, np.ndarray]]) -> Figur
 
 
 def _draw_maps(workdir: str, data: MNIST, runs: Sequence[tuple[str, Any]]) -> Figure:
-  """One test digit's first-layer maps (pre-activations, bias included) in
+  """One test example's first-layer maps (pre-activations, bias included) in
   each network, each set divided by its largest absolute value."""
   image = data.test.images[FEATURE_MAP_DIGIT:FEATURE_MAP_DIGIT + 1]
   sets = []
@@ -145,13 +145,13 @@ def _draw_maps(workdir: str, data: MNIST, runs: Sequence[tuple[str, Any]]) -> Fi
     bias = run.variables["params"]["conv1"]["conv"]["bias"]
     maps = np.asarray(ops.conv2d(jnp.asarray(run.preprocess(image)), kernel, bias))[0]
     sets.append((name, maps / max(float(np.abs(maps).max()), 1e-12)))
-  figure = Figure("feature_maps.png", f"Test digit {FEATURE_MAP_DIGIT} (label "
+  figure = Figure("feature_maps.png", f"Test {data.noun} {FEATURE_MAP_DIGIT} (label "
                   f"{int(data.test.labels[FEATURE_MAP_DIGIT])}) and its first-layer feature maps "
                   "(before the ReLU, bias included) in each network's first seed, each set "
                   "divided by its largest absolute value.")
   pictures.draw_feature_maps(image=np.asarray(image[0], np.float32) / 255.0, sets=sets,
                              path=os.path.join(workdir, figure.file),
-                             title="One digit through each first layer")
+                             title=f"One {data.noun} through each first layer")
   return figure
 
 

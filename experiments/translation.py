@@ -23,7 +23,8 @@ import numpy as np
 
 from convnets import style
 from convnets.data import MNIST, augment, geometry
-from convnets.experiment import Analysis, Experiment, Figure, Variant
+from convnets.data.mnist import noun as data_noun
+from convnets.experiment import Analysis, Experiment, Figure, Variant, reasked
 from convnets.experiment.spec import load_text
 from convnets.experiment.trained import load_run
 from convnets.experiment.values import Comparison, Finding, Grid
@@ -91,21 +92,24 @@ def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
                for run in record["runs"]]
     numbers["variants"][record["name"]] = {key: [r[key] for r in per_run]
                                            for key in ("shift", "rotation")}
-  figures = tuple(draw(results["variants"], numbers, key, workdir) for key in ("shift", "rotation"))
+  figures = tuple(draw(results["variants"], numbers, key, workdir, data.noun)
+                  for key in ("shift", "rotation"))
   return Analysis(numbers, figures)
 
 
-AXES = {"shift": ("shifts", "test digits shifted by (pixels; mean over up, down, left, right)",
-                  "Test error against translation of the test digits"),
-        "rotation": ("angles", "test digits rotated by (degrees, anticlockwise)",
-                     "Test error against rotation of the test digits")}
+# Per sweep: its numbers' key, the x axis' label and the title, for examples called ``{noun}``.
+AXES = {"shift": ("shifts", "test {noun}s shifted by (pixels; mean over up, down, left, right)",
+                  "Test error against translation of the test {noun}s"),
+        "rotation": ("angles", "test {noun}s rotated by (degrees, anticlockwise)",
+                     "Test error against rotation of the test {noun}s")}
 
 
 def draw(variants: Sequence[Mapping[str, Any]], numbers: Mapping[str, Any], key: str,
-         workdir: str) -> Figure:
+         workdir: str, noun: str) -> Figure:
   """Test error against shift or angle: one axes per augmentation, one
-  series per model (mean ± std over seeds as a band), a log error axis."""
-  x_key, x_label, title = AXES[key]
+  series per model (mean ± std over seeds as a band), a log error axis;
+  ``noun`` names the examples ("digit")."""
+  x_key, x_label, title = (text.format(noun=noun) for text in AXES[key])
   x = np.asarray(numbers[x_key], float)
   fig, axes = style.figure(cols=len(AUGMENTS), width=4.6 * len(AUGMENTS) + 2.4, height=4.2,
                            sharey=True)
@@ -145,13 +149,14 @@ def summarise(results: Mapping[str, Any]) -> list[Finding]:
   if "variants" not in analysis:
     return []
   errors, labels = analysis["variants"], _labels(results)
+  noun = data_noun(reasked.dataset(results))
   names = [name for name in labels if name in errors]
   findings: list[Finding] = [
       Grid(f"error_vs_{key}", title, [labels[n] for n in names],
            [f"{x:g}" for x in analysis[x_key]],
            [[[seed[j] for seed in errors[n][key]] for j in range(len(analysis[x_key]))]
             for n in names], corner=corner,
-           note=f"Test error (%) on the first {analysis['sweep_examples']:,} test digits {how}, "
+           note=f"Test error (%) on the first {analysis['sweep_examples']:,} test {noun}s {how}, "
                 "means ± std over seeds.")
       for key, x_key, title, corner, how in (
           ("shift", "shifts", "Test error against shift", "network \\ shift (pixels)",
@@ -166,7 +171,7 @@ def summarise(results: Mapping[str, Any]) -> list[Finding]:
            for a, b in (("max", "nopool"), ("avg", "nopool"), ("max", "mlp"))]
   pairs += [(f"{model}_shift", f"{model}_none") for model, _, _ in MODELS]
   findings += [Comparison(f"{a}_vs_{b}_shift{PROBE_SHIFT}", f"{labels[a]} against {labels[b]}, "
-                          f"test digits shifted by {PROBE_SHIFT} pixels", at_probe(a), at_probe(b))
+                          f"test {noun}s shifted by {PROBE_SHIFT} pixels", at_probe(a), at_probe(b))
                for a, b in pairs if a in errors and b in errors]
   return findings
 

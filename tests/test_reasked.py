@@ -4,13 +4,18 @@ on hand-made results whose answers are known."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from convnets.experiment import discussion, reasked
 from convnets.experiment.spec import Text
 from convnets.experiment.values import Grid, Value
+from convnets.data.mnist import noun
 from convnets.handin.sources import Entry, entries, with_mnist_comparisons
+from experiments import translation
+
+RESULTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results")
 
 
 def results(errors: dict[str, list[float]], data: str | None) -> dict:
@@ -39,6 +44,23 @@ def test_data_sets_are_named_as_people_write_them():
   assert reasked.title(results(MNIST_ERRORS, None)) == "MNIST"
   assert reasked.title(results(MNIST_ERRORS, "fashion_mnist")) == "Fashion-MNIST"
   assert reasked.title(results(MNIST_ERRORS, "tfds:cifar10")) == "cifar10"
+
+
+def test_examples_are_digits_on_mnist_only():
+  assert [noun(name) for name in ("mnist", "tfds:mnist", "fashion_mnist", "tfds:cifar10")] == [
+      "digit", "digit", "image", "image"]
+
+
+def test_the_committed_translation_results_name_their_examples():
+  """Tables of a re-asked experiment call its examples by their data set's noun."""
+  notes = {}
+  for folder in ("translation", "fashion_mnist/translation"):
+    with open(os.path.join(RESULTS, folder, "results.json")) as f:
+      notes[folder] = " ".join(getattr(finding, "note", None) or finding.description
+                               for finding in translation.summarise(json.load(f)))
+  assert "test digits" in notes["translation"] and "test images" not in notes["translation"]
+  assert "test images" in notes["fashion_mnist/translation"]
+  assert "digit" not in notes["fashion_mnist/translation"]
 
 
 def test_an_experiments_mnist_results_come_before_its_re_asked_ones(tmp_path):

@@ -141,6 +141,11 @@ class Dataset:
   class_names: tuple[str, ...] = DIGITS
 
   @property
+  def noun(self) -> str:
+    """What one example is called in figures and tables (:func:`noun`)."""
+    return noun(self.name)
+
+  @property
   def image_shape(self) -> tuple[int, ...]:
     """One stored image's shape: ``(H, W)`` or ``(H, W, C)``."""
     return tuple(self.train.images.shape[1:])
@@ -148,6 +153,12 @@ class Dataset:
 
 # The name most of the code base knows the splits by; every data set has them.
 MNIST = Dataset
+
+
+def noun(name: str) -> str:
+  """What one example of data set ``name`` is called in figures and tables:
+  "digit" for MNIST (its IDX files or tfds's copy), "image" for any other."""
+  return "digit" if name.removeprefix(TFDS_PREFIX) == "mnist" else "image"
 
 
 def resolve(name: str, source: str = "idx") -> tuple[str, str]:
