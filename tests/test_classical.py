@@ -17,7 +17,10 @@ from sklearn.svm import SVC
 
 from convnets import classical
 from convnets.classical import knn, linear, pca_quadratic, rbf, ridge, svm, tangent
-from convnets.classical.run import inputs
+from convnets.classical.run import fit_and_test, inputs
+from convnets.configs import configure
+from convnets.configs.default import get_config
+from convnets.data import MNIST
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +72,34 @@ def test_full_batch_descent_reaches_the_least_squares_units():
     rows = (labels == i) | (labels == j)
     reference = np.linalg.lstsq(xb[rows], np.where(labels[rows] == i, 1.0, -1.0), rcond=None)[0]
     np.testing.assert_allclose(w[:, u], reference, atol=2e-3)
+
+
+def test_least_squares_units_solve_the_normal_equations_of_their_ridge():
+  """The closed-form linear classifier: weights (with bias) solving
+  (X^T X / N + r m I) w = X^T T / N in float64 for the ridge r it chose."""
+  rng = np.random.default_rng(2)
+  x, labels = rng.normal(size=(200, 6)).astype(np.float32), rng.integers(0, 10, 200)
+  xv, valid_labels = rng.normal(size=(80, 6)).astype(np.float32), rng.integers(0, 10, 80)
+  state, chosen = linear.fit_least_squares(jnp.asarray(x), jnp.asarray(labels), jnp.asarray(xv),
+                                           jnp.asarray(valid_labels), key=jax.random.key(0))
+  xb = np.hstack([x, np.ones((200, 1), np.float32)]).astype(np.float64)
+  gram = xb.T @ xb / 200
+  reference = np.linalg.solve(gram + chosen["ridge"] * np.trace(gram) / 7 * np.eye(7),
+                              xb.T @ (2 * np.eye(10)[labels] - 1) / 200)
+  np.testing.assert_allclose(state["w"], reference, atol=1e-4)
+  method = classical.METHODS["least_squares"]
+  np.testing.assert_array_equal(method.predict(state, jnp.asarray(xv)),
+                                np.argmax(np.hstack([xv, np.ones((80, 1))]) @ reference, axis=1))
+
+
+def test_a_classical_run_fits_only_its_training_subset(mnist, tmp_path):
+  data = MNIST(mnist.train.take(400), mnist.valid.take(100), mnist.test.take(100))
+  config = configure(get_config(), {"model": classical.config("knn", k_max=3).to_dict(),
+                                    "data.preprocess": "scale", "data.train_subset": 150,
+                                    "epochs": 1})
+  summary = fit_and_test(config, 0, str(tmp_path / "run"), data=data, log=lambda line: None)
+  assert summary["train_examples"] == 150 and "150 training digits" in summary["recipe"]
+  assert summary["params"] == 150 * (28 * 28 + 1)  # the stored digits and their labels
 
 
 def test_pairwise_votes_count_each_units_winner():

@@ -50,6 +50,8 @@ class Method:
 METHODS: dict[str, Method] = {
     "linear": Method(linear.fit_linear, linear.predict_linear, True,
                      "10 linear units on the pixels, SGD on the squared error"),
+    "least_squares": Method(linear.fit_least_squares, linear.predict_linear, False,
+                            "10 linear units at the squared error's minimum (least squares)"),
     "pairwise": Method(linear.fit_pairwise, linear.predict_pairwise, True,
                        "45 one-against-one linear units, SGD on the squared error, voting"),
     "knn": Method(knn.fit_knn, knn.predict_knn, False,

@@ -23,6 +23,7 @@ from convnets.data import MNIST
 from convnets.data.preprocessing import make_preprocessor
 from convnets.train import interrupts, resume
 from convnets.train import workdir as workdir_lib
+from convnets.train.pipeline import training_split
 
 Log = Callable[[str], None]
 BATCH = 5_000  # images preprocessed at a time
@@ -73,7 +74,8 @@ def context(config: ConfigDict, seed: int, folder: str, data: MNIST, log: Log
 
 def fit_and_test(config: ConfigDict, seed: int, folder: str, *, data: MNIST,
                  log: Log = print) -> dict[str, Any]:
-  """Fit ``config.model``'s method on ``data.train`` (choices on
+  """Fit ``config.model``'s method on ``data.train`` (its first
+  ``config.data.train_subset`` examples where that is set; choices on
   ``data.valid``), test it on ``data.test``, and write ``folder``'s files.
   Returns the summary."""
   # As before a network's run: a signal between two runs stops before the next.
@@ -82,9 +84,9 @@ def fit_and_test(config: ConfigDict, seed: int, folder: str, *, data: MNIST,
   name = config.model.name
   method = classical.METHODS[name]
   settings = {k: v for k, v in config.model.items() if k != "name"}
-  train, valid, test = (inputs(split.images, config.data.preprocess)
-                        for split in (data.train, data.valid, data.test))
-  labels = [jnp.asarray(split.labels) for split in (data.train, data.valid, data.test)]
+  splits = (training_split(config, data), data.valid, data.test)
+  train, valid, test = (inputs(split.images, config.data.preprocess) for split in splits)
+  labels = [jnp.asarray(split.labels) for split in splits]
   workdir_lib.make_folder(folder)
   workdir_lib.write_json(os.path.join(folder, workdir_lib.CONFIG), resume.run_config(config, seed))
   fitted = time.perf_counter()
@@ -110,8 +112,8 @@ def fit_and_test(config: ConfigDict, seed: int, folder: str, *, data: MNIST,
       "fit_seconds": fit_seconds, "test_seconds": test_seconds,
       "train_seconds": fit_seconds, "seconds_per_epoch": fit_seconds,
       "total_seconds": time.perf_counter() - start, "chosen": chosen,
-      "recipe": recipe(config, chosen, len(data.train), note),
-      "train_examples": len(data.train), "platform": jax.default_backend(), **extra,
+      "recipe": recipe(config, chosen, len(splits[0]), note),
+      "train_examples": len(splits[0]), "platform": jax.default_backend(), **extra,
   }
   workdir_lib.write_jsonl(os.path.join(folder, workdir_lib.METRICS), [])
   workdir_lib.write_json(os.path.join(folder, workdir_lib.SUMMARY), summary)
