@@ -24,8 +24,9 @@ from convnets.experiment.runner import run_experiment
 from convnets.experiment.stats import per_seed, spread
 from convnets.train import check_config
 from experiments import NAMES, get
-from experiments.lecun1998 import (CLASSICAL, DIST_EPOCHS, EPOCHS, NOT_MEASURED, PAPER_ORDER,
-                                   PUBLISHED_UNMEASURED, ROWS, compare, published, summarise)
+from experiments.lecun1998 import (CLASSICAL, DIAGNOSTICS, DIST_EPOCHS, EPOCHS, NOT_MEASURED,
+                                   PAPER_ORDER, PUBLISHED_UNMEASURED, ROWS, above_published,
+                                   compare, power_law_at, published, sampling_p, summarise)
 
 QUICK_VARIANTS = ("knn", "paper-mlp_300", "paper-lenet5", "modern-mlp_300",
                   "modern-mlp_300-dist")
@@ -64,12 +65,13 @@ def test_every_row_of_both_recipes_is_a_valid_config():
   experiment = get("lecun1998")
   assert "lecun1998" in NAMES
   names = [v.name for v in experiment.variants]
-  assert names == [row.key for row in CLASSICAL] + [
-      f"{recipe}-{row.key}" for recipe in ("paper", "modern") for row in ROWS]
+  networks = [f"{recipe}-{row.key}" for recipe in ("paper", "modern") for row in ROWS]
+  assert names == ([row.key for row in CLASSICAL] + networks +
+                   [diagnostic.run.key for diagnostic in DIAGNOSTICS])
   assert {"paper-mlp_300-deslant", "modern-mlp_500_150-dist", "modern-lenet1"} <= set(names)
   assert len({row.name for row in ROWS}) == len(ROWS) == 14
   shared = configure(get_config(), dict(experiment.overrides))
-  for variant in experiment.variants[len(CLASSICAL):]:
+  for variant in experiment.variants[len(CLASSICAL):len(CLASSICAL) + len(networks)]:
     config = configure(shared, dict(variant.overrides))
     check_config(config)
     models.build(config.model)
@@ -175,7 +177,75 @@ def test_every_classical_row_is_a_valid_config_of_its_method():
     check_config(config)
     assert config.model.name == row.method and config.data.preprocess == row.preprocess
     classical.check(config.model)
-  assert {row.method for row in CLASSICAL} == set(classical.METHODS)
+  methods = {row.method for row in CLASSICAL} | {d.run.method for d in DIAGNOSTICS}
+  assert methods == set(classical.METHODS)
+
+
+def test_every_diagnostic_is_a_valid_config_and_explains_a_row():
+  experiment = get("lecun1998")
+  shared = configure(get_config(), dict(experiment.overrides))
+  variants = {v.name: v for v in experiment.variants}
+  for diagnostic in DIAGNOSTICS:
+    assert diagnostic.row in PAPER_ORDER and diagnostic.kind in {"minimum", "stage", "size",
+                                                                 "setting"}
+    variant = variants[diagnostic.run.key]
+    config = configure(shared, dict(variant.overrides))
+    check_config(config)
+    assert variant.family == "diagnostic" and config.model.name == diagnostic.run.method
+    if diagnostic.kind == "size":
+      assert 0 < config.data.train_subset < 50_000
+
+
+def test_sampling_noise_is_the_two_by_two_chi_squared_test():
+  """The z-test of two error rates on 10,000 test digits each is the 2x2
+  chi-squared test without continuity correction (z^2 = chi^2)."""
+  from scipy.stats import chi2_contingency
+  for ours, paper in ((0.0139, 0.011), (0.0126, 0.011), (0.1388, 0.12), (0.011, 0.011)):
+    table = [[round(ours * 10_000), 10_000 - round(ours * 10_000)],
+             [round(paper * 10_000), 10_000 - round(paper * 10_000)]]
+    expected = chi2_contingency(table, correction=False).pvalue if ours != paper else 1.0
+    assert sampling_p(ours, paper) == pytest.approx(expected, rel=1e-6)
+  assert sampling_p(0.0139, 0.011) == pytest.approx(0.0644, abs=1e-4)  # z = 0.29 / 0.1568
+
+
+def test_power_law_through_two_training_set_sizes():
+  # Halving the digits doubles the error: e ~ 1/n, so 60,000 digits give 50/60 of 50,000's.
+  assert power_law_at(60_000, (25_000, 0.02), (50_000, 0.01)) == pytest.approx(0.01 * 50 / 60)
+  assert power_law_at(50_000, (25_000, 0.03), (50_000, 0.01)) == pytest.approx(0.01)
+  # No gain from more digits: the same error at any size.
+  assert power_law_at(60_000, (25_000, 0.01), (50_000, 0.01)) == pytest.approx(0.01)
+
+
+def test_rows_above_their_published_error_name_the_cause_a_measurement_shows():
+  run = lambda error, train_error=None, examples=50_000: {
+      "test_error": error, "train_accuracy": None if train_error is None else 1 - train_error,
+      "train_examples": examples}
+  record = lambda name, *runs: {"name": name, "runs": list(runs)}
+  results = {"variants": [
+      record("paper-lenet5", run(0.0150, 0.0140), run(0.0152, 0.0144)),    # underfit
+      record("modern-lenet5", run(0.0080, 0.0)),
+      record("paper-lenet4", run(0.0105, 0.0005)),                         # below: not listed
+      record("svm-deslant", run(0.0126)),                                  # within noise
+      record("rs_svm", run(0.0364)), record("svm-poly5", run(0.0140)),     # the reduction
+      record("v_svm", run(0.0156)), record("svm-poly9", run(0.0150)),      # not shown
+      record("tangent", run(0.0159)), record("tangent-half", run(0.0180, examples=25_000)),
+      record("linear", run(0.1388)), record("least_squares", run(0.1390))]}
+  grid = above_published(results)
+  assert grid.rows == ["linear classifier (1-layer NN)", "tangent distance [16x16]",
+                       "SVM poly 4 [deslant]", "RS-SVM poly 5", "V-SVM poly 9 [dist]", "LeNet-5"]
+  cause = dict(zip(grid.rows, (cells[grid.columns.index("cause")] for cells in grid.cells)))
+  measured = dict(zip(grid.rows, (cells[-1] for cells in grid.cells)))
+  assert cause["linear classifier (1-layer NN)"] == "the training criterion"
+  # e ~ n^-0.179 through 1.80% and 1.59%: 1.54% at 60,000, still beyond 1.1%'s noise
+  assert cause["tangent distance [16x16]"] == "not shown by these measurements"
+  assert "predicts 1.54% with the paper's 60,000" in measured["tangent distance [16x16]"]
+  assert cause["SVM poly 4 [deslant]"] == "the test set's sampling noise"
+  assert cause["RS-SVM poly 5"] == "the reduction"
+  assert "the reduction adds +2.24 points" in measured["RS-SVM poly 5"]
+  assert cause["V-SVM poly 9 [dist]"] == "not shown by these measurements"
+  assert cause["LeNet-5"].startswith("an underfit")
+  assert "training error in the last epoch 1.42%" in measured["LeNet-5"]
+  assert "the modern recipe trains the same network to 0.80%" in measured["LeNet-5"]
 
 
 def test_the_whole_table_is_the_reference_in_its_order():
