@@ -14,12 +14,12 @@ REAL_DATA_TEST = "tests/test_data.py::test_course_split_of_real_mnist"
 
 
 def pytest_with_home(home: str, *args: str) -> subprocess.CompletedProcess:
-  """``python -m pytest *args`` in the checkout, with ``HOME=home`` and
-  neither ``$CONVNETS_DATA_DIR`` nor ``$XDG_CACHE_HOME`` set."""
+  """``python -m pytest *args`` in the checkout, in one process (``-n 0``),
+  with ``HOME=home`` and neither ``$CONVNETS_DATA_DIR`` nor ``$XDG_CACHE_HOME`` set."""
   env = {k: v for k, v in os.environ.items() if k not in (mnist_lib.ENV_VAR, "XDG_CACHE_HOME")}
   env["HOME"] = home
-  return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  command = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *args]
+  return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_mnist_in_the_per_user_cache_is_found(tmp_path, mnist_dir):
