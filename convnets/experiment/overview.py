@@ -48,7 +48,7 @@ def experiments_table(entries: Sequence[tuple[str, Results, Text, Sequence[Findi
     runs = (f"{len(results['variants'])} x {len(results['settings']['seeds'])} seeds, "
             f"{report.epochs(results)}, {minutes(results):.0f} min on "
             f"{results['settings']['platform']}")
-    on = "" if reasked.dataset(results) == reasked.MNIST else f" on {reasked.title(results)}"
+    on = reasked.naming(results, " on ")
     lines.append(f"| [`{results['experiment']}`]({rel}){on} | "
                  f"{escape(first_sentence(text.question))}"
                  f" | {escape(discussion.headline(results, own))} | {runs} |")

@@ -220,9 +220,8 @@ def standard(results: Mapping[str, Any], workdir: str) -> list[Figure]:
   """Draw every experiment's figures from ``results`` (a ``results.json``)
   into ``workdir``: learning curves, test errors and one figure per declared
   trend (``results["trends"]``: ``x``, ``label``, ``log_x``)."""
-  variants, title = results["variants"], results["title"]
-  if reasked.dataset(results) != reasked.MNIST:
-    title = f"{title}, on {reasked.title(results)}"
+  variants = results["variants"]
+  title = results["title"] + reasked.naming(results, ", on ")
   # Classical methods (convnets.classical) fit without epochs: no curves to draw.
   learning_curves([v for v in variants if all(run["curves"] for run in v["runs"])],
                   os.path.join(workdir, CURVES.file), title)

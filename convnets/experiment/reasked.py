@@ -38,6 +38,13 @@ def title(results: Results) -> str:
   return known.title if known is not None else name.removeprefix("tfds:")
 
 
+def naming(results: Results, words: str) -> str:
+  """``words`` and the data set's title (``", re-asked on Fashion-MNIST"``)
+  for results on another data set than MNIST; "" for MNIST's, whose titles
+  name no data set."""
+  return "" if dataset(results) == MNIST else f"{words}{title(results)}"
+
+
 def _errors(results: Results) -> dict[str, list[float]]:
   return {v["name"]: stats.per_seed(v) for v in results["variants"] if stats.per_seed(v)}
 

@@ -175,9 +175,7 @@ def stored_text(results: Results) -> Text:
 
 def title(results: Results, text: Text) -> str:
   """The experiment's title, naming the data set when it is not MNIST (a question re-asked)."""
-  if reasked.dataset(results) == reasked.MNIST:
-    return text.title
-  return f"{text.title}, re-asked on {reasked.title(results)}"
+  return text.title + reasked.naming(results, ", re-asked on ")
 
 
 def results_markdown(results: Results, text: Text | None = None,
