@@ -257,8 +257,8 @@ class Diagnostic:
 HALF_TRAIN = 25_000  # the "size" diagnostics' training digits, half the course's 50,000
 DIAGNOSTICS = (
     Diagnostic("linear classifier (1-layer NN)",
-               Classical("the squared error's exact minimum (least squares)", 12.0,
-                         "least_squares", "scale", "least_squares"), "minimum"),
+               Classical("the squared error's minimum (least squares, ridge chosen on validation)",
+                         12.0, "least_squares", "scale", "least_squares"), "minimum"),
     Diagnostic("tangent distance [16x16]",
                Classical(f"tangent distance on {HALF_TRAIN:,} training digits", 1.1, "tangent",
                          "scale_down16", "tangent-half"), "size",
@@ -488,7 +488,8 @@ def diagnosis(diagnostic: Diagnostic, record: Mapping[str, Any], ours: float,
   if diagnostic.kind == "stage":
     added = ours - error
     cause = diagnostic.step if added > (ours - published_) / 2 else None
-    return f"{name}: {100 * error:.2f}%, so {diagnostic.step} adds {100 * added:+.2f} points", cause
+    return (f"{name}: {100 * error:.2f}%, so {diagnostic.step} changes the error by "
+            f"{100 * added:+.2f} points", cause)
   if diagnostic.kind == "size":
     few = finished(record)[0]["train_examples"]
     predicted = power_law_at(PAPER_TRAIN_DIGITS, (few, error), (row_examples, ours))
@@ -517,7 +518,7 @@ def reasons(name: str, record: Mapping[str, Any], by_name: Mapping[str, Any]
     modern = by_name.get(f"modern-{row.key}")
     if modern is not None:
       facts.append(f"the modern recipe trains the same network to {100 * mean_error(modern):.2f}%")
-  examples = finished(record)[0].get("train_examples", 50_000)
+  examples = finished(record)[0]["train_examples"]
   for diagnostic in DIAGNOSTICS:
     if diagnostic.row == name and diagnostic.run.key in by_name:
       fact, cause = diagnosis(diagnostic, by_name[diagnostic.run.key], ours, examples, published_)
