@@ -273,6 +273,9 @@ DIAGNOSTICS = (
     Diagnostic("V-SVM poly 9 [dist]",
                Classical("the poly-9 SVM before its virtual vectors", 0.8, "svm", "scale",
                          "svm-poly9", {"degree": 9}), "stage", step="the virtual vectors"),
+    Diagnostic("V-SVM poly 9 [dist]",
+               Classical("the V-SVM with a degree-4 kernel", 0.8, "v_svm", "scale", "v_svm-poly4",
+                         {"degree": 4}), "setting"),
 )
 
 # Rows without a result, and why (a row that has run shows its result instead).
