@@ -491,8 +491,8 @@ def diagnosis(diagnostic: Diagnostic, record: Mapping[str, Any], ours: float,
   if diagnostic.kind == "stage":
     added = ours - error
     cause = diagnostic.step if added > (ours - published_) / 2 else None
-    return (f"{name}: {100 * error:.2f}%, so {diagnostic.step} changes the error by "
-            f"{100 * added:+.2f} points", cause)
+    return (f"{name}: {100 * error:.2f}%, so the error changes by {100 * added:+.2f} points "
+            f"with {diagnostic.step}", cause)
   if diagnostic.kind == "size":
     few = finished(record)[0]["train_examples"]
     predicted = power_law_at(PAPER_TRAIN_DIGITS, (few, error), (row_examples, ours))

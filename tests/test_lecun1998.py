@@ -241,7 +241,7 @@ def test_rows_above_their_published_error_name_the_cause_a_measurement_shows():
   assert "predicts 1.54% with the paper's 60,000" in measured["tangent distance [16x16]"]
   assert cause["SVM poly 4 [deslant]"] == "the test set's sampling noise"
   assert cause["RS-SVM poly 5"] == "the reduction"
-  assert "the reduction changes the error by +2.24 points" in measured["RS-SVM poly 5"]
+  assert "the error changes by +2.24 points with the reduction" in measured["RS-SVM poly 5"]
   assert cause["V-SVM poly 9 [dist]"] == "not shown by these measurements"
   assert cause["LeNet-5"].startswith("an underfit")
   assert "training error in the last epoch 1.42%" in measured["LeNet-5"]
