@@ -106,7 +106,7 @@ def test_quick_run_tables_ours_against_the_published_errors(quick):
   assert [v["name"] for v in results["variants"]] == list(QUICK_VARIANTS)
   assert all(v["epochs"] == 1 for v in results["variants"])  # --quick sets every variant's
   errors = {v["name"]: v["test_error"]["mean"] for v in results["variants"]}
-  _, published, *_ = summarise(results)
+  published = next(f for f in summarise(results) if getattr(f, "name", "") == "published")
   assert published.rows == ["28x28-300-10", "28x28-300-10 [dist]", "LeNet-5"]
   cells = dict(zip(published.rows, published.cells))
   column = published.columns.index
