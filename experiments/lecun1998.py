@@ -239,7 +239,7 @@ class Diagnostic:
     run: what runs (its ``published`` is the row's); its ``name`` is what the
       table of reasons calls it.
     kind: how its error reads against the row's: ``"minimum"`` (the row's
-      training criterion solved exactly), ``"stage"`` (the row's method
+      training criterion solved in closed form), ``"stage"`` (the row's method
       without the step it adds, ``step``), ``"size"`` (the row's method on
       fewer training digits, ``overrides``' ``data.train_subset``: a power law
       through the two predicts the error with the paper's 60,000) or
@@ -410,14 +410,19 @@ def mean_of(record: Mapping[str, Any], key: str) -> float | None:
   return spread(values)["mean"] if values else None
 
 
+def row_records(by_name: Mapping[str, Any]) -> dict[str, Any]:
+  """Each row of the table's record (None where it did not run), from the
+  variant records by name: a classical row's method, a network row's paper recipe."""
+  return {**{row.name: by_name.get(row.key) for row in CLASSICAL},
+          **{row.name: by_name.get(f"paper-{row.key}") for row in ROWS}}
+
+
 def whole_table(results: Mapping[str, Any]) -> Grid:
   """Every row of the published table in the paper's order: the published
   error, ours (the classical method's, or the paper recipe's network), the
   difference, the fitting and test times, and the recipe; a row that has not
   run says why."""
-  by_name = {v["name"]: v for v in results["variants"]}
-  variants = {**{row.name: by_name.get(row.key) for row in CLASSICAL},
-              **{row.name: by_name.get(f"paper-{row.key}") for row in ROWS}}
+  variants = row_records({v["name"]: v for v in results["variants"]})
   networks = {row.name for row in ROWS}
   cells = []
   for name in PAPER_ORDER:
@@ -473,6 +478,7 @@ def power_law_at(examples: int, few: tuple[int, float], many: tuple[int, float])
 
 
 def mean_error(record: Mapping[str, Any]) -> float:
+  """A variant's test error, the mean over its seeds (a fraction)."""
   return spread(per_seed(record))["mean"]
 
 
@@ -533,8 +539,7 @@ def reasons(name: str, record: Mapping[str, Any], by_name: Mapping[str, Any]
 def above_published(results: Mapping[str, Any]) -> Grid:
   """The rows whose mean error is above the published one, and why (:func:`reasons`)."""
   by_name = {v["name"]: v for v in results["variants"]}
-  variants = {**{row.name: by_name.get(row.key) for row in CLASSICAL},
-              **{row.name: by_name.get(f"paper-{row.key}") for row in ROWS}}
+  variants = row_records(by_name)
   above = [name for name in PAPER_ORDER if variants.get(name) is not None and
            per_seed(variants[name]) and mean_error(variants[name]) > published(name) / 100]
   cells = [[published(name) / 100, per_seed(variants[name]),
