@@ -35,7 +35,7 @@ EXAMPLES = 10  # digits in the gallery
 
 
 def gallery(results: Mapping[str, Any], data: MNIST, path: str) -> None:
-  """The first training digit of each class, and one random draw of every
+  """The first training example of each class (named), and one random draw of every
   variant's augmentation of it (its own config, the same key for all)."""
   first = [int(np.flatnonzero(data.train.labels == d)[0]) for d in range(EXAMPLES)]
   images = data.train.images[first]
@@ -44,7 +44,8 @@ def gallery(results: Mapping[str, Any], data: MNIST, path: str) -> None:
   for variant in results["variants"]:
     augment = make_augmentation(configure(shared, variant["overrides"]).augment)
     rows.append((variant["label"], np.asarray(augment(jax.random.key(0), images))))
-  save_gallery(rows, data.train.labels[first], path, "One random draw of each augmentation")
+  save_gallery(rows, data.train.labels[first], path, "One random draw of each augmentation",
+               class_names=data.class_names)
 
 
 def summarise(results: Mapping[str, Any]) -> list[Finding]:
@@ -69,9 +70,9 @@ def summarise(results: Mapping[str, Any]) -> list[Finding]:
 
 
 def analyse(workdir: str, results: Mapping[str, Any], data: MNIST) -> Analysis:
-  """A gallery of augmented digits."""
+  """A gallery of augmented examples."""
   figure = Figure("augmented.png", "One random draw of each augmentation of the first "
-                  "training digit of each class.")
+                  f"training {data.noun} of each class.")
   gallery(results, data, os.path.join(workdir, figure.file))
   return Analysis({}, (figure,))
 
