@@ -527,10 +527,10 @@ def reasons(name: str, record: Mapping[str, Any], by_name: Mapping[str, Any]
     modern = by_name.get(f"modern-{row.key}")
     if modern is not None:
       facts.append(f"the modern recipe trains the same network to {100 * mean_error(modern):.2f}%")
-  examples = finished(record)[0]["train_examples"]
   for diagnostic in DIAGNOSTICS:
     if diagnostic.row == name and diagnostic.run.key in by_name:
-      fact, cause = diagnosis(diagnostic, by_name[diagnostic.run.key], ours, examples, published_)
+      fact, cause = diagnosis(diagnostic, by_name[diagnostic.run.key], ours,
+                              finished(record)[0]["train_examples"], published_)
       facts.append(fact)
       causes += [cause] if cause else []
   return (causes[0] if causes else "not shown by these measurements"), "; ".join(facts)
