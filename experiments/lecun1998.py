@@ -477,17 +477,12 @@ def power_law_at(examples: int, few: tuple[int, float], many: tuple[int, float])
   return many[1] * (many[0] / examples) ** exponent
 
 
-def mean_error(record: Mapping[str, Any]) -> float:
-  """A variant's test error, the mean over its seeds (a fraction)."""
-  return spread(per_seed(record))["mean"]
-
-
 def diagnosis(diagnostic: Diagnostic, record: Mapping[str, Any], ours: float,
               row_examples: int, published_: float) -> tuple[str, str | None]:
   """What ``diagnostic``'s run (``record``) measured of a row whose error is
   ``ours`` on ``row_examples`` training digits, published ``published_``
   (fractions): a sentence, and the cause it shows (None: not this one)."""
-  error, name = mean_error(record), diagnostic.run.name
+  error, name = mean_of(record, "test_error"), diagnostic.run.name
   beyond = lambda e: e > published_ and sampling_p(e, published_) < ALPHA
   if diagnostic.kind == "minimum":
     if not beyond(error):
@@ -514,7 +509,7 @@ def reasons(name: str, record: Mapping[str, Any], by_name: Mapping[str, Any]
   from measurements: the cause the first of them that shows one names (the
   test set's sampling noise, an underfit network, a diagnostic), and every
   measurement in words."""
-  ours, published_ = mean_error(record), published(name) / 100
+  ours, published_ = mean_of(record, "test_error"), published(name) / 100
   p = sampling_p(ours, published_)
   facts = [f"{'within' if p >= ALPHA else 'beyond'} the test set's sampling noise (p = {p:.2g})"]
   causes = ["the test set's sampling noise"] if p >= ALPHA else []
@@ -526,7 +521,8 @@ def reasons(name: str, record: Mapping[str, Any], by_name: Mapping[str, Any]
       causes.append("an underfit: the training error is above the published test error")
     modern = by_name.get(f"modern-{row.key}")
     if modern is not None:
-      facts.append(f"the modern recipe trains the same network to {100 * mean_error(modern):.2f}%")
+      modern_error = 100 * mean_of(modern, "test_error")
+      facts.append(f"the modern recipe trains the same network to {modern_error:.2f}%")
   for diagnostic in DIAGNOSTICS:
     if diagnostic.row == name and diagnostic.run.key in by_name:
       fact, cause = diagnosis(diagnostic, by_name[diagnostic.run.key], ours,
@@ -541,9 +537,10 @@ def above_published(results: Mapping[str, Any]) -> Grid:
   by_name = {v["name"]: v for v in results["variants"]}
   variants = row_records(by_name)
   above = [name for name in PAPER_ORDER if variants.get(name) is not None and
-           per_seed(variants[name]) and mean_error(variants[name]) > published(name) / 100]
+           per_seed(variants[name]) and
+           mean_of(variants[name], "test_error") > published(name) / 100]
   cells = [[published(name) / 100, per_seed(variants[name]),
-            mean_error(variants[name]) - published(name) / 100,
+            mean_of(variants[name], "test_error") - published(name) / 100,
             *reasons(name, variants[name], by_name)] for name in above]
   return Grid("above_published", "Rows above their published error, and why", above,
               ["published", "ours", "ours − published", "cause", "measured"], cells,
