@@ -176,7 +176,7 @@ def test_two_sided_tangent_distance_is_the_least_squares_residual(digits):
   (train, _), _, _ = digits
   images = np.asarray(inputs(np.asarray(digits[0][0] * 255, np.uint8).reshape(-1, 28, 28)[:6],
                              "scale_down16"))
-  t = np.asarray(tangent.tangents(jnp.asarray(images.reshape(-1, 16, 16))))
+  t = np.asarray(tangent.tangents(jnp.asarray(images.reshape(-1, 16, 16)), sigma=0.9))
   x, y = images[:2], images[2:6].reshape(2, 2, 256)
   t_x, t_y = t[:2], t[2:6].reshape(2, 2, 7, 256)
   got = np.asarray(tangent.two_sided(jnp.asarray(x), jnp.asarray(t_x), jnp.asarray(y),
@@ -190,7 +190,8 @@ def test_two_sided_tangent_distance_is_the_least_squares_residual(digits):
     assert got[q, c] == pytest.approx(residual, rel=1e-3, abs=1e-4)
 
 
-def test_tangent_vectors_are_the_derivatives_along_each_transformation():
+@pytest.mark.parametrize("sigma", tangent.SMOOTHINGS)
+def test_tangent_vectors_are_the_derivatives_along_each_transformation(sigma):
   """Each geometric tangent against a finite difference of the smoothed image
   moved a little along that transformation (bicubic resampling by SciPy),
   up to the sign convention; thickening as the squared gradient."""
@@ -198,9 +199,9 @@ def test_tangent_vectors_are_the_derivatives_along_each_transformation():
 
   rows, cols = np.mgrid[0:16, 0:16].astype(np.float64)
   blob = np.exp(-((rows - 7) ** 2 / 8 + (cols - 8.5) ** 2 / 3 + (rows - 7) * (cols - 8.5) / 4))
-  g = tangent.gaussian_matrix(16, tangent.SMOOTHING).astype(np.float64)
+  g = tangent.gaussian_matrix(16, sigma).astype(np.float64)
   smooth = g @ blob @ g.T
-  got = np.asarray(tangent.tangents(jnp.asarray(blob[None], jnp.float32)))[0]
+  got = np.asarray(tangent.tangents(jnp.asarray(blob[None], jnp.float32), sigma))[0]
   x, y = cols - 7.5, rows - 7.5
   fields = [(1, 0), (0, 1), (-y, x), (x, y), (x, -y), (y, x)]  # displacement (dx, dy)
   eps = 1e-3
@@ -219,11 +220,42 @@ def test_tangent_distance_ignores_a_small_shift_that_the_euclidean_does_not(digi
   image = np.asarray(inputs(np.asarray(digits[0][0][:1] * 255, np.uint8).reshape(1, 28, 28),
                             "scale_down16")).reshape(1, 16, 16)
   half = 0.5 * (image + np.roll(image, 1, axis=2))  # half a pixel to the right, to first order
-  t = tangent.tangents(jnp.asarray(np.concatenate([image, half])))
+  t = tangent.tangents(jnp.asarray(np.concatenate([image, half])), sigma=0.5)
   distance = tangent.two_sided(jnp.asarray(image.reshape(1, 256)), t[:1],
                                jnp.asarray(half.reshape(1, 1, 256)), t[1:].reshape(1, 1, 7, 256))
   euclidean = np.sum((image - half) ** 2)
   assert float(distance[0, 0]) < 0.5 * euclidean
+
+
+def test_tangent_fit_chooses_the_smoothing_and_k_by_the_validation_error(digits):
+  """With every stored digit a candidate, the chosen (smoothing, K) is the
+  first with the lowest validation error of the tangent distances solved
+  here in float64 for every pair, smoothings before K."""
+  down = lambda split: np.asarray(inputs(np.asarray(split * 255, np.uint8).reshape(-1, 28, 28),
+                                         "scale_down16"))
+  (train, labels), (valid, valid_labels), _ = digits
+  train, valid = down(train)[:120], down(valid)[:80]
+  labels, valid_labels = labels[:120], valid_labels[:80]
+  _, chosen = tangent.fit_tangent(jnp.asarray(train), jnp.asarray(labels), jnp.asarray(valid),
+                                  jnp.asarray(valid_labels), key=jax.random.key(0),
+                                  candidates=120, k_max=3)
+  errors = []
+  for sigma in tangent.SMOOTHINGS:
+    t = np.asarray(tangent.tangents(jnp.asarray(np.concatenate([valid, train]).reshape(
+        -1, 16, 16)), sigma), np.float64)
+    t_x, t_y = t[:80], t[80:]
+    distance = np.empty((80, 120))
+    for q, c in itertools.product(range(80), range(120)):
+      a = np.concatenate([t_x[q].T, -t_y[c].T], axis=1)
+      r = train[c].astype(np.float64) - valid[q]
+      amounts = np.linalg.solve(a.T @ a + tangent.SPRING * np.eye(14), a.T @ r)
+      distance[q, c] = r @ r - amounts @ (a.T @ r)
+    order = np.argsort(distance, axis=1, kind="stable")
+    errors += [np.mean(np.asarray(knn.vote(jnp.asarray(labels[order]), k)) != valid_labels)
+               for k in (1, 2, 3)]
+  best = int(np.argmin(errors))
+  assert (chosen["smoothing"], chosen["k"]) == (tangent.SMOOTHINGS[best // 3], 1 + best % 3)
+  assert len(set(errors)) > 1
 
 
 def test_svm_kernel_is_the_documented_polynomial(digits):

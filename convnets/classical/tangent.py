@@ -19,7 +19,11 @@ that keeps the transformations small), solved here by its normal equations,
 batched over every pair. A Euclidean pre-selection (the ``candidates``
 nearest stored digits of each query, :func:`convnets.classical.knn.nearest`)
 keeps the number of pairs to ``queries x candidates``; the K-nearest
-neighbours by tangent distance then vote, K chosen on the validation split.
+neighbours by tangent distance then vote. K and the smoothing of the images
+the tangents are taken of are chosen on the validation split: the
+derivatives of a finite-difference image are only as good as its smoothing
+(Simard et al. smooth before differentiating), and how much it should blur
+depends on the pixel grid (here 16x16 digits).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from convnets.classical import knn
 
 TRANSFORMATIONS = ("x-translation", "y-translation", "rotation", "scaling",
                    "parallel hyperbolic", "diagonal hyperbolic", "thickening")
-SMOOTHING = 0.9     # Gaussian sigma (pixels) of the images the derivatives are taken of
+SMOOTHINGS = (0.3, 0.5, 0.9)  # Gaussian sigmas (pixels) to choose from on validation
 SPRING = 0.05       # reg: the transformations' penalty, against pixels in [0, 1]
 CANDIDATES = 100    # Euclidean pre-selection per query
 K_MAX = 5
@@ -49,7 +53,7 @@ def gaussian_matrix(size: int, sigma: float) -> np.ndarray:
   return (g / g.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def tangents(images: jax.Array, sigma: float = SMOOTHING) -> jax.Array:
+def tangents(images: jax.Array, sigma: float) -> jax.Array:
   """``(N, H, W)`` -> ``(N, 7, H W)`` tangent vectors, in the order of
   ``TRANSFORMATIONS``: with ``I_x``, ``I_y`` the derivatives of the smoothed
   image along columns and rows and ``(x, y)`` each pixel's position from the
@@ -93,12 +97,14 @@ def two_sided(x: jax.Array, t_x: jax.Array, y: jax.Array, t_y: jax.Array,
   return jnp.sum(r ** 2, -1) - jnp.sum(amounts * rhs, -1)
 
 
-@functools.partial(jax.jit, static_argnames=("side", "candidates", "chunk"))
+@functools.partial(jax.jit, static_argnames=("side", "candidates", "smoothing", "chunk"))
 def nearest(queries: jax.Array, stored: jax.Array, *, side: int,
-            candidates: int = CANDIDATES, chunk: int = CHUNK) -> tuple[jax.Array, jax.Array]:
+            candidates: int = CANDIDATES, smoothing: float, spring: float = SPRING,
+            chunk: int = CHUNK) -> tuple[jax.Array, jax.Array]:
   """Each query's ``candidates`` Euclidean-nearest stored digits re-ranked
-  by tangent distance: distances and indices ``(Q, candidates)``, nearest
-  first. Images are ``(N, side * side)``."""
+  by tangent distance (tangents of images smoothed by ``smoothing`` pixels,
+  the transformations penalised by ``spring``): distances and indices
+  ``(Q, candidates)``, nearest first. Images are ``(N, side * side)``."""
   _, index = knn.nearest(queries, stored, k=candidates)
   q = queries.shape[0]
   pad = -q % chunk
@@ -108,9 +114,9 @@ def nearest(queries: jax.Array, stored: jax.Array, *, side: int,
   def one(block: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
     x, idx = block
     y = stored[idx]                                                        # (chunk, C, D)
-    t_x = tangents(x.reshape(-1, side, side))
-    t_y = tangents(y.reshape(-1, side, side)).reshape(chunk, candidates, 7, -1)
-    distances = two_sided(x, t_x, y, t_y)
+    t_x = tangents(x.reshape(-1, side, side), smoothing)
+    t_y = tangents(y.reshape(-1, side, side), smoothing).reshape(chunk, candidates, 7, -1)
+    distances = two_sided(x, t_x, y, t_y, spring)
     order = jnp.argsort(distances, axis=1)
     return jnp.take_along_axis(distances, order, 1), jnp.take_along_axis(idx, order, 1)
 
@@ -119,20 +125,26 @@ def nearest(queries: jax.Array, stored: jax.Array, *, side: int,
 
 
 def fit_tangent(train: jax.Array, labels: jax.Array, valid: jax.Array, valid_labels: jax.Array,
-                *, key: jax.Array, candidates: int = CANDIDATES, k_max: int = K_MAX
-                ) -> tuple[dict[str, jax.Array], dict[str, float]]:
-  """Store ``train`` ``(N, side * side)``; choose K in ``1..k_max`` on ``valid``."""
+                *, key: jax.Array, candidates: int = CANDIDATES,
+                smoothings: tuple[float, ...] = SMOOTHINGS, spring: float = SPRING,
+                k_max: int = K_MAX) -> tuple[dict[str, jax.Array], dict[str, float]]:
+  """Store ``train`` ``(N, side * side)``; choose the smoothing of
+  ``smoothings`` and K in ``1..k_max`` with the lowest error on ``valid``
+  (the first such pair, smoothings before K)."""
   del key
   side = int(round(np.sqrt(train.shape[1])))
-  _, index = nearest(valid, train, side=side, candidates=candidates)
-  neighbours = labels[index]
-  errors = [float(jnp.mean(knn.vote(neighbours, k) != valid_labels))
-            for k in range(1, k_max + 1)]
-  k = 1 + min(range(k_max), key=lambda i: errors[i])
-  return {"train": train, "labels": labels, "k": k, "side": side,
-          "candidates": candidates}, {"k": k}
+  errors = {}
+  for smoothing in smoothings:
+    _, index = nearest(valid, train, side=side, candidates=candidates, smoothing=smoothing,
+                       spring=spring)
+    for k in range(1, k_max + 1):
+      errors[smoothing, k] = float(jnp.mean(knn.vote(labels[index], k) != valid_labels))
+  smoothing, k = min(errors, key=errors.get)
+  settings = {"side": side, "candidates": candidates, "smoothing": smoothing, "spring": spring}
+  return ({"train": train, "labels": labels, "k": k, "settings": settings},
+          {"k": k, "smoothing": smoothing})
 
 
 def predict_tangent(state: dict[str, jax.Array], x: jax.Array) -> jax.Array:
-  _, index = nearest(x, state["train"], side=state["side"], candidates=state["candidates"])
+  _, index = nearest(x, state["train"], **state["settings"])
   return knn.vote(state["labels"][index], state["k"])
