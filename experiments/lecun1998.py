@@ -276,6 +276,9 @@ DIAGNOSTICS = (
     Diagnostic("V-SVM poly 9 [dist]",
                Classical("the V-SVM with a degree-4 kernel", 0.8, "v_svm", "scale", "v_svm-poly4",
                          {"degree": 4}), "setting"),
+    Diagnostic("V-SVM poly 9 [dist]",
+               Classical("the V-SVM on deslanted digits", 0.8, "v_svm", "deslant_scale",
+                         "v_svm-deslant"), "setting"),
 )
 
 # Rows without a result, and why (a row that has run shows its result instead).
