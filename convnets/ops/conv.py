@@ -46,6 +46,7 @@ Implementations (``impl``), all computing the same function:
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -213,25 +214,55 @@ _XCORR = {"xla": _with_autodiff(_xcorr_xla), "im2col": _with_autodiff(_xcorr_im2
           "naive": _with_autodiff(_xcorr_naive)}
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
-def _xcorr_forward_or_training(x, w, b, stride, pads, forward, training):
-  """``_XCORR[forward]`` when not differentiated; differentiated, the values
-  and gradients of ``_XCORR[training]`` (the same function, computed
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def forward_or_training(forward: Callable[..., jax.Array], training: Callable[..., jax.Array],
+                        *arrays: jax.Array | None) -> jax.Array:
+  """``forward(*arrays)`` when not differentiated; differentiated, the values
+  and gradients of ``training(*arrays)`` (the same function, computed
   otherwise: the two differ by rounding only)."""
-  return _XCORR[forward](x, w, b, stride, pads)
+  return forward(*arrays)
 
 
-def _training_fwd(x, w, b, stride, pads, forward, training):
-  # The training impl's own VJP closure is the residual: its backward pass is
-  # exactly the one a plain ``impl=training`` would run.
-  return jax.vjp(lambda x, w, b: _XCORR[training](x, w, b, stride, pads), x, w, b)
+def _training_fwd(forward, training, *arrays):
+  # The training function's own VJP closure is the residual: its backward
+  # pass is exactly the one a plain call of ``training`` would run.
+  return jax.vjp(training, *arrays)
 
 
-def _training_bwd(stride, pads, forward, training, vjp, g):
+def _training_bwd(forward, training, vjp, g):
   return vjp(g)
 
 
-_xcorr_forward_or_training.defvjp(_training_fwd, _training_bwd)
+forward_or_training.defvjp(_training_fwd, _training_bwd)
+
+
+def check_args(x: jax.Array, w: jax.Array, b: jax.Array | None, *, mode: str,
+               stride: IntOrPair, padding: Padding, impl: str
+               ) -> tuple[tuple[int, int], tuple[int, int], tuple[tuple[int, int], ...]]:
+  """Refuse arguments :func:`conv2d` cannot convolve with (a ValueError
+  naming the bad one); returns the stride, the kernel's window and the
+  padding per side."""
+  if mode not in MODES:
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+  if impl not in IMPLS:
+    raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+  if x.ndim != 4:
+    raise ValueError(f"x must be NHWC (4 dimensions), got shape {x.shape}")
+  if w.ndim != 4:
+    raise ValueError(f"w must be HWIO (kh, kw, in_maps, out_maps), got shape {w.shape}")
+  if x.shape[3] != w.shape[2]:
+    raise ValueError(f"channel mismatch: x has {x.shape[3]} input maps but w expects "
+                     f"{w.shape[2]} (x {x.shape}, w {w.shape})")
+  if b is not None and b.shape != (w.shape[3],):
+    raise ValueError(f"b must have shape ({w.shape[3]},), got {b.shape}")
+  stride = as_pair(stride, "stride")
+  window = (w.shape[0], w.shape[1])
+  pads = resolve_padding(padding, (x.shape[1], x.shape[2]), window, stride)
+  for axis, size, k, pad in zip("HW", x.shape[1:3], window, pads):
+    if size + pad[0] + pad[1] < k:
+      raise ValueError(f"kernel {w.shape[:2]} is larger than the padded input "
+                       f"({axis}: {size} + padding {pad} < {k})")
+  return stride, window, pads
 
 
 def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
@@ -255,32 +286,16 @@ def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, *,
   Raises:
     ValueError: naming the bad argument (mode, impl, stride, padding, shapes).
   """
-  if mode not in MODES:
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-  if impl not in IMPLS:
-    raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-  if x.ndim != 4:
-    raise ValueError(f"x must be NHWC (4 dimensions), got shape {x.shape}")
-  if w.ndim != 4:
-    raise ValueError(f"w must be HWIO (kh, kw, in_maps, out_maps), got shape {w.shape}")
-  if x.shape[3] != w.shape[2]:
-    raise ValueError(f"channel mismatch: x has {x.shape[3]} input maps but w expects "
-                     f"{w.shape[2]} (x {x.shape}, w {w.shape})")
-  if b is not None and b.shape != (w.shape[3],):
-    raise ValueError(f"b must have shape ({w.shape[3]},), got {b.shape}")
-  stride = as_pair(stride, "stride")
-  window = (w.shape[0], w.shape[1])
-  pads = resolve_padding(padding, (x.shape[1], x.shape[2]), window, stride)
-  for axis, size, k, pad in zip("HW", x.shape[1:3], window, pads):
-    if size + pad[0] + pad[1] < k:
-      raise ValueError(f"kernel {w.shape[:2]} is larger than the padded input "
-                       f"({axis}: {size} + padding {pad} < {k})")
+  stride, window, pads = check_args(x, w, b, mode=mode, stride=stride, padding=padding,
+                                    impl=impl)
   if mode == "conv":
     w = flip_kernel(w)
   if impl == "auto":
     training = auto_impl(x.shape[3], window)
     forward = auto_impl(x.shape[3], window, forward_only=True)
     if forward != training:
-      return _xcorr_forward_or_training(x, w, b, stride, pads, forward, training)
+      return forward_or_training(lambda x, w, b: _XCORR[forward](x, w, b, stride, pads),
+                                 lambda x, w, b: _XCORR[training](x, w, b, stride, pads),
+                                 x, w, b)
     impl = training
   return _XCORR[impl](x, w, b, stride, pads)
