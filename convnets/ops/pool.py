@@ -31,6 +31,7 @@ computes its forward pass with it.
 from __future__ import annotations
 
 import functools
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -150,15 +151,9 @@ def _max_pool_blocks_bwd(window, residuals, g):
   x, pooled = residuals
   kh, kw = window
   blocks = _as_blocks(x, window)
-  taken = jnp.zeros(pooled.shape, bool)
-  rows = []
-  for k in range(kh):
-    cols = []
-    for l in range(kw):
-      wins = (blocks[:, :, k, :, l, :] == pooled) & ~taken
-      taken = taken | wins
-      cols.append(jnp.where(wins, g, 0.0))
-    rows.append(jnp.stack(cols, axis=3))
+  routed = first_max_routes([blocks[:, :, k, :, l, :] for k in range(kh) for l in range(kw)],
+                            pooled, g)
+  rows = [jnp.stack(routed[k * kw:(k + 1) * kw], axis=3) for k in range(kh)]
   n, oh, _, ow, _, c = blocks.shape
   grad = jnp.stack(rows, axis=2).reshape(n, oh * kh, ow * kw, c)
   # Units past the last whole window fed no region: zero gradient.
@@ -167,3 +162,18 @@ def _max_pool_blocks_bwd(window, residuals, g):
 
 
 _max_pool_blocks.defvjp(_max_pool_blocks_fwd, _max_pool_blocks_bwd)
+
+
+def first_max_routes(candidates: Sequence[jax.Array], pooled: jax.Array, g: jax.Array
+                     ) -> list[jax.Array]:
+  """The gradient of ``pooled = max(candidates)`` (elementwise over the
+  equally shaped ``candidates``) for each candidate, given ``g = dL/dpooled``:
+  ``g`` where that candidate is the first to equal the maximum, 0 elsewhere.
+  Ties go to the earliest candidate, ``lax.reduce_window``'s convention."""
+  taken = jnp.zeros(pooled.shape, bool)
+  routed = []
+  for candidate in candidates:
+    wins = (candidate == pooled) & ~taken
+    taken = taken | wins
+    routed.append(jnp.where(wins, g, 0.0))
+  return routed
