@@ -30,6 +30,9 @@ the deeper models' layers that ``impl="auto"`` must also choose for):
   second layer (10 of its 11.5 million multiply-adds per digit);
 * tiny: 10x10x2 -> 4 maps 5x5, batch 8, the only size at which the naive
   loops (one einsum per output position, the reference) are timed;
+* conv1, lenet5_c3 and conv2 with their 2x2 max-pool as one op
+  (``convnets.ops.conv2d_max_pool``), by phases and as separate passes, to
+  check ``PHASES_BACKENDS``;
 * pooling of 24x24x20 maps (conv1's output) over 2x2 regions, and 3x3 regions
   with stride 2 for the overlapping (patch-tensor) path.
 
@@ -67,8 +70,9 @@ sys.path.insert(0, ROOT)  # run as a script from anywhere
 
 # The package needs ROOT on the path.
 from convnets import models  # noqa: E402
-from convnets.ops import conv2d, pool2d  # noqa: E402
+from convnets.ops import conv2d, conv2d_max_pool, pool2d  # noqa: E402
 from convnets.ops.conv import AUTO_FORWARD_IMPL, AUTO_IMPL, auto_impl  # noqa: E402
+from convnets.ops.conv_pool import PHASES_BACKENDS, uses_phases  # noqa: E402
 from convnets.ops.pool import _as_blocks  # noqa: E402
 from convnets.runtime import use_fast_malloc  # noqa: E402
 from convnets.train.state import count_params  # noqa: E402
@@ -95,6 +99,9 @@ CONV_CASES = {
 AUTO_LAYERS = ("conv1", "conv2", "lenet5_c3", "resnet_s1", "resnet_s2", "small_3x3",
                "best_conv2")
 POOL_INPUT = (BATCH, 24, 24, 20)
+# The layers timed as a convolution and its 2x2 max-pool in one op, by
+# phases and as separate passes (``convnets.ops.conv2d_max_pool``).
+CONV_POOL_LAYERS = ("conv1", "lenet5_c3", "conv2")
 
 
 def auto_for(layer: str, backend: str | None = None, forward_only: bool = False) -> str:
@@ -154,6 +161,40 @@ def conv_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
                    "forward_only": True, "batch": EVAL_BATCH, "ms": ms,
                    "shape": f"{EVAL_BATCH}x{h}x{w}x{c} -> {maps} maps {size}x{size} {padding}"})
   return rows
+
+
+def conv_pool_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
+  """Each of ``CONV_POOL_LAYERS`` and its 2x2 max-pool, differentiated as in
+  training: by phases, and as ``impl="auto"``'s convolution then the pool."""
+  rows = []
+  for case in CONV_POOL_LAYERS:
+    batch, (h, w, c), maps, size, padding, wanted = CONV_CASES[case]
+    keys = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(keys[0], (batch, h, w, c))
+    kernel = jax.random.normal(keys[1], (size, size, c, maps)) * 0.1
+    argnums = (0, 1) if wanted[0] else (1,)
+    for impl, phases in (("separate", False), ("phases", True)):
+      layer = lambda x, k, phases=phases: conv2d_max_pool(x, k, pool=2, padding=padding,
+                                                          phases=phases)
+      cotangent = jax.random.normal(keys[2], jax.eval_shape(layer, x, kernel).shape)
+      ms = median_ms(forward_backward(layer, argnums), (x, kernel, cotangent), reps, warmup)
+      rows.append({"benchmark": f"{case} conv + max 2x2 fwd+bwd", "conv_pool_layer": case,
+                   "impl": impl, "batch": batch, "ms": ms,
+                   "shape": f"{batch}x{h}x{w}x{c} -> {maps} maps {size}x{size} {padding}, pooled"})
+  return rows
+
+
+def phase_choices(rows: list[dict[str, Any]], backend: str) -> tuple[dict[str, str], bool]:
+  """Per layer of ``CONV_POOL_LAYERS``: the faster of the two ways, and
+  whether ``uses_phases`` picks one within 5% of it."""
+  ms = {(r["conv_pool_layer"], r["impl"]): r["ms"] for r in rows if "conv_pool_layer" in r}
+  fastest, agrees = {}, True
+  for case in CONV_POOL_LAYERS:
+    _, (_, _, in_maps), _, size, _, _ = CONV_CASES[case]
+    fastest[case] = min(("separate", "phases"), key=lambda impl: ms[case, impl])
+    chosen = "phases" if uses_phases(in_maps, (size, size), backend) else "separate"
+    agrees &= ms[case, chosen] <= 1.05 * ms[case, fastest[case]]
+  return fastest, agrees
 
 
 def pool_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
@@ -272,8 +313,8 @@ def main(argv: Sequence[str] | None = None) -> None:
   args = parser.parse_args(argv)
   reps, warmup = (3, 1) if args.quick else (args.reps, args.warmup)
   backend = jax.default_backend()
-  rows = (conv_rows(reps, warmup) + pool_rows(reps, warmup) + evaluation_rows(reps, warmup)
-          + train_step_rows(reps, warmup))
+  rows = (conv_rows(reps, warmup) + conv_pool_rows(reps, warmup) + pool_rows(reps, warmup)
+          + evaluation_rows(reps, warmup) + train_step_rows(reps, warmup))
   for row in rows:
     row["examples_per_s"] = row["batch"] / (row["ms"] / 1e3)
 
@@ -286,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   per_layer, chosen, agrees = choices(trained, backend, forward_only=False)
   per_layer_forward, chosen_forward, agrees_forward = choices(
       [r for r in rows if r.get("forward_only")], backend, forward_only=True)
+  by_phases, agrees_phases = phase_choices(rows, backend)
   ours, textbook = (r["examples_per_s"] for r in rows if r["benchmark"] == "convnet train step")
   summary = [
       f"conv1 + conv2 fwd+bwd on {backend}: "
@@ -301,6 +343,10 @@ def main(argv: Sequence[str] | None = None) -> None:
       + "; auto picks " + ", ".join(f"{layer} {impl}" for layer, impl in chosen_forward.items())
       + (" (agrees, within 5%)" if agrees_forward else
          f" (disagrees: update AUTO_FORWARD_IMPL[{backend!r}] in convnets/ops/conv.py)"),
+      "conv + 2x2 max-pool, faster per layer: " + ", ".join(
+          f"{layer} {impl}" for layer, impl in by_phases.items())
+      + (" (uses_phases agrees, within 5%)" if agrees_phases else
+         f" (disagrees: update PHASES_BACKENDS in convnets/ops/conv_pool.py)"),
       f"training step: {ours:,.0f} examples/s with convnets ops, {textbook:,.0f} with "
       f"flax.linen layers: {ours / textbook:.2f}x",
   ]
@@ -323,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                "auto_impl": chosen, "auto_table": AUTO_IMPL,
                "fastest_forward_impl_per_layer": per_layer_forward,
                "auto_forward_impl": chosen_forward, "auto_forward_table": AUTO_FORWARD_IMPL,
+               "conv_pool_faster": by_phases, "phases_backends": list(PHASES_BACKENDS),
                "train_step_speedup": ours / textbook}, f, indent=2)
   print(f"\nwrote {stem}.md and {stem}.json")
 
