@@ -30,7 +30,7 @@ the deeper models' layers that ``impl="auto"`` must also choose for):
   second layer (10 of its 11.5 million multiply-adds per digit);
 * tiny: 10x10x2 -> 4 maps 5x5, batch 8, the only size at which the naive
   loops (one einsum per output position, the reference) are timed;
-* conv1, lenet5_c3 and conv2 with their 2x2 max-pool as one op
+* conv1, lenet5_c3, conv2 and best_conv2 with a 2x2 max-pool as one op
   (``convnets.ops.conv2d_max_pool``), by phases and as separate passes, to
   check ``PHASES_BACKENDS``;
 * pooling of 24x24x20 maps (conv1's output) over 2x2 regions, and 3x3 regions
@@ -101,7 +101,7 @@ AUTO_LAYERS = ("conv1", "conv2", "lenet5_c3", "resnet_s1", "resnet_s2", "small_3
 POOL_INPUT = (BATCH, 24, 24, 20)
 # The layers timed as a convolution and its 2x2 max-pool in one op, by
 # phases and as separate passes (``convnets.ops.conv2d_max_pool``).
-CONV_POOL_LAYERS = ("conv1", "lenet5_c3", "conv2")
+CONV_POOL_LAYERS = ("conv1", "lenet5_c3", "conv2", "best_conv2")
 
 
 def auto_for(layer: str, backend: str | None = None, forward_only: bool = False) -> str:
@@ -189,10 +189,9 @@ def phase_choices(rows: list[dict[str, Any]], backend: str) -> tuple[dict[str, s
   whether ``uses_phases`` picks one within 5% of it."""
   ms = {(r["conv_pool_layer"], r["impl"]): r["ms"] for r in rows if "conv_pool_layer" in r}
   fastest, agrees = {}, True
+  chosen = "phases" if uses_phases(backend) else "separate"
   for case in CONV_POOL_LAYERS:
-    _, (_, _, in_maps), _, size, _, _ = CONV_CASES[case]
     fastest[case] = min(("separate", "phases"), key=lambda impl: ms[case, impl])
-    chosen = "phases" if uses_phases(in_maps, (size, size), backend) else "separate"
     agrees &= ms[case, chosen] <= 1.05 * ms[case, fastest[case]]
   return fastest, agrees
 

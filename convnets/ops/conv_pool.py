@@ -30,21 +30,20 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from convnets.ops.conv import auto_impl, check_args, conv2d, flip_kernel, forward_or_training
+from convnets.ops.conv import check_args, conv2d, flip_kernel, forward_or_training
 from convnets.ops.pool import first_max_routes, pool2d
 from convnets.ops.windows import IntOrPair, Padding, as_pair, extract_patches
 
-# Backends where training computes by phases the layers that conv2d's "auto"
-# gives im2col (few input maps): there ``benchmarks/conv_pool.py``'s
-# "conv + 2x2 max-pool" rows measured it faster than the separate passes.
+# Backends where training computes by phases: there ``benchmarks/conv_pool.py``'s
+# "conv + max 2x2" rows measured it faster than the separate passes on every
+# layer timed, from 1 input map to 32 (conv1, lenet5_c3, conv2, best_conv2).
 PHASES_BACKENDS = ("cpu",)
 
 
-def uses_phases(in_maps: int, window: tuple[int, int], backend: str | None = None) -> bool:
+def uses_phases(backend: str | None = None) -> bool:
   """Whether ``conv2d_max_pool(impl="auto")`` trains by phases on ``backend``
-  (default: JAX's) for a ``window``-sized kernel over ``in_maps`` maps."""
-  backend = backend or jax.default_backend()
-  return backend in PHASES_BACKENDS and auto_impl(in_maps, window, backend) == "im2col"
+  (default: JAX's)."""
+  return (backend or jax.default_backend()) in PHASES_BACKENDS
 
 
 def phase_kernels(w: jax.Array, pool: tuple[int, int]) -> jax.Array:
@@ -105,7 +104,7 @@ def conv2d_max_pool(x: jax.Array, w: jax.Array, *, pool: IntOrPair = 2, mode: st
     ``(N, out_h // ph, out_w // pw, C_out)``, ``out`` the convolution's size.
   """
   pool = as_pair(pool, "pool")
-  _, window, pads = check_args(x, w, None, mode=mode, stride=1, padding=padding, impl=impl)
+  _, _, pads = check_args(x, w, None, mode=mode, stride=1, padding=padding, impl=impl)
 
   def separate(x: jax.Array, w: jax.Array) -> jax.Array:
     maps = conv2d(x, w, mode=mode, padding=padding, impl=impl)
@@ -116,7 +115,7 @@ def conv2d_max_pool(x: jax.Array, w: jax.Array, *, pool: IntOrPair = 2, mode: st
 
   automatic = phases is None
   if automatic:
-    phases = impl == "auto" and uses_phases(x.shape[3], window)
+    phases = impl == "auto" and uses_phases()
   if not phases:
     return separate(x, w)
   jax.eval_shape(separate, x, w)  # the separate passes' checks: a pool larger than the maps
