@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One prepared check of an accelerator (GPU or TPU) machine, in the order a
 # session with little device time needs: the ops' tests against their float64
-# references, the conv/pool timings, the training throughput, the main job and
-# one quick experiment. Each step's exit status and wall time go in a table,
+# references, the conv/pool timings, the training throughput, the main job,
+# the fast recipe's time to 99% (benchmarks/fast_recipe.py) and the pooling
+# experiment whole (7 variants x 3 seeds x 3 epochs, its wall time the row's). Each step's exit status and wall time go in a table,
 # device_check_<platform>.md, beside the benchmarks' own tables; a failing
 # step does not stop the later ones, but the script then exits 1.
 #
@@ -38,13 +39,15 @@ if [[ "$short" == 1 ]]; then
   conv_pool=(--quick --reps=1 --warmup=1)
   throughput=(--models=mlp_300 --batch_sizes=128 --epochs=1)
   main_job=(--model=mlp_300 --config.epochs=1 --config.data.train_subset=1000)
+  fast_recipe=(--seeds=0 --nomain_job)
   experiment=(--experiment=pooling --quick --variants=max --config.data.train_subset=500)
 else
   op_tests=(tests/test_ops_conv.py tests/test_ops_pool.py tests/test_ops_misc.py)
   conv_pool=()
   throughput=()
   main_job=()
-  experiment=(--experiment=pooling --quick)
+  fast_recipe=()
+  experiment=(--experiment=pooling --seeds=3)
 fi
 
 rows=()
@@ -65,6 +68,7 @@ step op_tests python -m pytest -q "${op_tests[@]}"
 step conv_pool python benchmarks/conv_pool.py --out="$out" "${conv_pool[@]}"
 step train_throughput python benchmarks/train_throughput.py --out="$out" "${throughput[@]}"
 step main_job python run_experiment.py --workdir="$work/main" "${main_job[@]}"
+step fast_recipe python benchmarks/fast_recipe.py --out="$out" "${fast_recipe[@]}"
 step experiment python run_experiment.py --workdir="$work/experiment" "${experiment[@]}"
 
 table="$out/device_check_$platform.md"
