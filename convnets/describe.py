@@ -39,7 +39,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from convnets import models
+from convnets import models, ops
 from convnets.data import preprocessing
 from convnets.ops.windows import as_pair
 
@@ -72,14 +72,26 @@ def layer_table(model_name: str, model_kwargs: Mapping[str, Any] | None = None,
   """
   model = models.create(model_name, **dict(model_kwargs or {}))
   input_shape = tuple(input_shape or default_input_shape(model_name))
-  calls: list[tuple[nn.Module, tuple[int, ...]]] = []
+  # (path, type, one example's output shape, pooling window or None), in call order.
+  calls: list[tuple[tuple[str, ...], str, tuple[int, ...], Any]] = []
 
   def record(next_fun, args, kwargs, context):
     out = next_fun(*args, **kwargs)
-    if context.method_name == "__call__":
-      # ConvPool's fused path calls its convolution for (maps, bias).
-      maps = out[0] if isinstance(out, tuple) else out
-      calls.append((context.module, tuple(maps.shape[1:])))
+    if context.method_name != "__call__":
+      return out
+    module, pool = context.module, kwargs.get("max_pool")
+    # ConvPool's fused paths call its convolution for (maps, bias), or for
+    # (max-pooled maps, bias): the lecture's table still has two layers there.
+    maps = out[0] if isinstance(out, tuple) else out
+    if pool is not None:
+      kernel = (*as_pair(module.kernel_size, "kernel_size"), args[0].shape[-1], module.features)
+      full = jax.eval_shape(lambda x: ops.conv2d(x, jnp.zeros(kernel), padding=module.padding),
+                            args[0])
+      calls.append((module.path, type(module).__name__, tuple(full.shape[1:]), None))
+      calls.append((module.path[:-1] + ("pool",), "Pool2D", tuple(maps.shape[1:]), pool))
+    else:
+      calls.append((module.path, type(module).__name__, tuple(maps.shape[1:]),
+                    getattr(module, "window", None)))
     return out
 
   def init(key: jax.Array) -> Any:
@@ -87,10 +99,9 @@ def layer_table(model_name: str, model_kwargs: Mapping[str, Any] | None = None,
       return model.init(key, jnp.zeros((1, *input_shape), jnp.float32))
 
   params = jax.eval_shape(init, jax.random.key(0)).get("params", {})
-  paths = [module.path for module, _ in calls]
+  paths = [path for path, *_ in calls]
   rows = [_row("input", "", tuple(input_shape), 0, 0, 0, 0)]
-  for module, shape in calls:
-    path = module.path
+  for path, kind, shape, window in calls:
     if any(other[:len(path)] == path and other != path for other in paths):
       continue  # a container: its layers have rows of their own
     own = params
@@ -102,13 +113,13 @@ def layer_table(model_name: str, model_kwargs: Mapping[str, Any] | None = None,
     units = math.prod(shape)
     if "kernel" in own:
       connections = units // shape[-1] * own["kernel"].size
-    elif hasattr(module, "window"):
-      connections = units * math.prod(as_pair(module.window, "window"))
+    elif window is not None:
+      connections = units * math.prod(as_pair(window, "window"))
     else:
       connections = 0
     bias_connections = units if biases and connections else 0
-    rows.append(_row("/".join(path), type(module).__name__, shape, weights, biases,
-                     connections, bias_connections))
+    rows.append(_row("/".join(path), kind, shape, weights, biases, connections,
+                     bias_connections))
   return rows
 
 
