@@ -264,7 +264,8 @@ def train_step_rows(reps: int, warmup: int) -> list[dict[str, Any]]:
   batch = {"images": jax.random.uniform(keys[0], (BATCH, 28, 28, 1)),
            "labels": jax.random.randint(keys[1], (BATCH,), 0, 10)}
   rows = []
-  auto = f"{auto_for('conv1')}, {auto_for('conv2')}"
+  auto = f"{auto_for('conv1')}, {auto_for('conv2')}" + (
+      "; with their max-pools by phases" if uses_phases() else "")
   for impl, model in [(f"convnets ops (auto = {auto})", models.create("convnet")),
                       ("flax.linen Conv + max_pool + Dense", TextbookConvNet())]:
     tx = optax.adam(1e-3)
