@@ -11,9 +11,9 @@ the test images, so a run just trained and a run read back with
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Sequence
 
-import jax
+import flax.linen as nn
 import numpy as np
 from ml_collections import ConfigDict
 
@@ -28,36 +28,32 @@ KERNELS, FEATURE_MAPS = "kernels.png", "feature_maps.png"
 PICTURES = (CONFUSION, MISCLASSIFIED, KERNELS, FEATURE_MAPS)
 
 
-def _walk(tree: Mapping[str, Any], path: tuple[str, ...] = ()
-          ) -> Iterator[tuple[tuple[str, ...], Any]]:
-  """``(path, leaf)`` in the order the modules were created (not sorted)."""
-  for key, value in tree.items():
-    if isinstance(value, Mapping):
-      yield from _walk(value, path + (key,))
-    else:
-      yield path + (key,), value
-
-
 def first_layer(run: TrainedRun, image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
   """The first convolutional layer's kernels ``(kh, kw, maps)`` (its HWIO
   kernel, averaged over its input maps: one for a greyscale image) and its
   feature maps of one raw ``(H, W)`` or ``(H, W, C)`` uint8 ``image``,
   ``(H', W', maps)`` (with the bias, before the transfer function and
-  pooling); None for a model without a conv layer."""
+  pooling); None for a model without a conv layer.
+
+  The layer is applied again to the input it was called with: a layer that
+  convolves and max-pools in one op never holds its full-size maps."""
   x = run.preprocess(image[None])
-  _, state = run.model.apply(run.variables, x, train=False, mutable=["intermediates"],
-                             capture_intermediates=lambda m, _: isinstance(m, Conv2D))
-  captured = list(_walk(jax.device_get(state.get("intermediates", {}))))
-  if not captured:
+  calls = []
+
+  def record(next_fun, args, kwargs, context):
+    if isinstance(context.module, Conv2D) and context.method_name == "__call__" and not calls:
+      calls.append((context.module, args[0]))
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(record):
+    run.model.apply(run.variables, x, train=False)
+  if not calls:
     return None
-  path, output = captured[0]
-  module = path[:-1]  # (..., "__call__")
+  module, inputs = calls[0]
   params = run.variables["params"]
-  for key in module:
+  for key in module.path:
     params = params[key]
-  maps = output[0] if isinstance(output, tuple) else output
-  if isinstance(maps, tuple):  # (maps without bias, bias): the bias is added after pooling
-    maps = maps[0] + (0 if maps[1] is None else maps[1])
+  maps = module.clone(parent=None).apply({"params": params}, inputs)
   return np.asarray(params["kernel"]).mean(axis=2), np.asarray(maps)[0]
 
 
