@@ -55,14 +55,22 @@ def vote(neighbour_labels: jax.Array, k: int) -> jax.Array:
   return jnp.argmax(counts - rank / (k + 1), axis=1)
 
 
+def errors_by_k(neighbour_labels: jax.Array, valid_labels: jax.Array, k_max: int
+                ) -> list[float]:
+  """The validation error of the vote of the first ``k`` neighbours, for
+  ``k = 1..k_max``: ``neighbour_labels`` ``(Q, >= k_max)`` nearest first,
+  ``valid_labels`` ``(Q,)``."""
+  return [float(jnp.mean(vote(neighbour_labels, k) != valid_labels))
+          for k in range(1, k_max + 1)]
+
+
 def fit_knn(train: jax.Array, labels: jax.Array, valid: jax.Array, valid_labels: jax.Array,
             *, key: jax.Array, k_max: int = K_MAX) -> tuple[dict[str, jax.Array], dict[str, float]]:
   """Store ``train`` ``(N, D)``; choose K in ``1..k_max`` by the validation
   error (the smallest K among equals)."""
   del key
   _, index = nearest(valid, train, k=k_max)
-  neighbours = labels[index]
-  errors = [float(jnp.mean(vote(neighbours, k) != valid_labels)) for k in range(1, k_max + 1)]
+  errors = errors_by_k(labels[index], valid_labels, k_max)
   k = 1 + min(range(k_max), key=lambda i: errors[i])
   return {"train": train, "labels": labels, "k": k}, {"k": k}
 

@@ -137,8 +137,8 @@ def fit_tangent(train: jax.Array, labels: jax.Array, valid: jax.Array, valid_lab
   for smoothing in smoothings:
     _, index = nearest(valid, train, side=side, candidates=candidates, smoothing=smoothing,
                        spring=spring)
-    for k in range(1, k_max + 1):
-      errors[smoothing, k] = float(jnp.mean(knn.vote(labels[index], k) != valid_labels))
+    by_k = knn.errors_by_k(labels[index], valid_labels, k_max)
+    errors.update({(smoothing, k): error for k, error in enumerate(by_k, start=1)})
   smoothing, k = min(errors, key=errors.get)
   settings = {"side": side, "candidates": candidates, "smoothing": smoothing, "spring": spring}
   return ({"train": train, "labels": labels, "k": k, "settings": settings},
