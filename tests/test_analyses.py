@@ -186,7 +186,7 @@ def test_lecun1998_sets_each_recipe_against_the_published_row(make_variant):
   assert lenet_whole[1] == [0.010, 0.011, 0.012]  # the paper recipe's runs
   assert lenet_whole[2] == pytest.approx(0.011 - 0.0095)
   assert whole.cells[whole.rows.index("28x28-300-10")][1].startswith("not measured")  # modern only
-  # 1.1% against 0.95% on 10,000 test digits: z = 1.05, within the test set's sampling noise.
+  # The records' mean against the published error, each on 10,000 test digits: |z| < 1.96.
   assert above.rows == ["LeNet-5"]
   assert above.cells[0][above.columns.index("cause")] == "the test set's sampling noise"
   assert published.rows == ["28x28-300-10", "LeNet-5"]  # ROWS order; rows not run left out
