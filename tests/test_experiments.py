@@ -238,3 +238,22 @@ def test_direction_places_a_comparison_beyond_or_within_seed_noise():
   assert stats.direction(stats.pair([0.010, 0.011, 0.012], [0.020, 0.021, 0.022])) == "lower"
   assert stats.direction(stats.pair([2.0, 3.0, 5.0], [1.0, 2.0, 3.0])) == "level"
   assert stats.direction(stats.pair([0.02], [0.01])) == "untested"
+
+
+def test_a_copied_record_with_a_tuple_setting_is_kept(tmp_path):
+  """A results.json holds a tuple setting (tangent distance's ``smoothings``)
+  as a list; the record still matches its variant and is kept, while one whose
+  setting really differs is dropped."""
+  from convnets.experiment.runner import recorded
+
+  experiment = get("lecun1998")
+  tangent = next(v for v in experiment.variants if v.name == "tangent")
+  assert isinstance(tangent.overrides["model"]["smoothings"], tuple)
+  record = {"name": "tangent", "overrides": json.loads(json.dumps(tangent.overrides)),
+            "runs": [{"seed": 0}]}
+  changed = copy.deepcopy(record)
+  changed["name"] = "tangent-half"
+  with open(tmp_path / "results.json", "w") as f:
+    json.dump({"variants": [record, changed]}, f)
+  kept = recorded(experiment, str(tmp_path))
+  assert list(kept) == ["tangent"] and kept["tangent"]["runs"] == [{"seed": 0, "read_back": True}]
