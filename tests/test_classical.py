@@ -262,14 +262,18 @@ def test_svm_kernel_is_the_documented_polynomial(digits):
   """Our SVM predicts as scikit-learn's does with the kernel (gamma x.y + 1)^d
   computed here by hand and passed precomputed."""
   (train, labels), _, (test, _) = digits
-  state, _ = svm.fit_svm(jnp.asarray(train), jnp.asarray(labels), None, None,
-                         key=jax.random.key(0), degree=3)
+  state, chosen = svm.fit_svm(jnp.asarray(train), jnp.asarray(labels), None, None,
+                              key=jax.random.key(0), degree=3)
   g = 1.0 / (train.shape[1] * np.var(train))
   kernel = lambda a, b: (g * a.astype(np.float64) @ b.T.astype(np.float64) + 1) ** 3
   reference = SVC(C=svm.C, kernel="precomputed").fit(kernel(train, train), labels)
   agree = np.mean(np.asarray(svm.predict_svm(state, jnp.asarray(test)))
                   == reference.predict(kernel(test, train)))
   assert agree >= 0.99
+  # Nothing is chosen on validation; the support vectors are a fact of the fit.
+  count = len(reference.support_)
+  assert chosen == {} and abs(state["summary"]["support_vectors"] - count) <= count // 50
+  assert state["summary"]["note"] == f"support vectors {state['summary']['support_vectors']:,}"
 
 
 def test_one_pixel_shifts_and_the_reduced_set():

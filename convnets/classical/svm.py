@@ -51,6 +51,14 @@ def fit_svc(x: jax.Array, labels: jax.Array, *, degree: int, gamma_: float,
   return model.fit(np.asarray(x, np.float64), np.asarray(labels))
 
 
+def fitted(svc: Any, **counts: int) -> tuple[dict[str, Any], dict[str, Any]]:
+  """The state of a fitted ``svc`` and, nothing being chosen on the
+  validation split, no choices; ``counts`` (vectors at each stage) join the
+  run's summary and, in words, its recipe."""
+  note = "; ".join(f"{name.replace('_', ' ')} {count:,}" for name, count in counts.items())
+  return {"svc": svc, "summary": {**counts, "note": note}}, {}
+
+
 def predict_svm(state: dict[str, Any], x: jax.Array) -> jax.Array:
   return jnp.asarray(state["svc"].predict(np.asarray(x, np.float64)))
 
@@ -58,10 +66,10 @@ def predict_svm(state: dict[str, Any], x: jax.Array) -> jax.Array:
 def fit_svm(train: jax.Array, labels: jax.Array, valid: jax.Array, valid_labels: jax.Array,
             *, key: jax.Array, degree: int = 4, penalty: float = C
             ) -> tuple[dict[str, Any], dict[str, float]]:
-  """The SVM on ``train`` ``(N, D)`` (nothing chosen on ``valid``)."""
+  """The SVM on ``train`` ``(N, D)``."""
   del valid, valid_labels, key
   svc = fit_svc(train, labels, degree=degree, gamma_=gamma(train), penalty=penalty)
-  return {"svc": svc}, {"support_vectors": int(svc.support_vectors_.shape[0])}
+  return fitted(svc, support_vectors=int(svc.support_vectors_.shape[0]))
 
 
 def reduce_vectors(vectors: np.ndarray, labels: np.ndarray, reduction: int, key: jax.Array,
@@ -89,9 +97,9 @@ def fit_rs_svm(train: jax.Array, labels: jax.Array, valid: jax.Array, valid_labe
   centres, classes = reduce_vectors(full.support_vectors_, np.asarray(labels)[full.support_],
                                     reduction, key)
   svc = fit_svc(centres, classes, degree=degree, gamma_=scale, penalty=penalty)
-  return {"svc": svc}, {"support_vectors_full": int(full.support_vectors_.shape[0]),
-                        "reduced_vectors": int(centres.shape[0]),
-                        "support_vectors": int(svc.support_vectors_.shape[0])}
+  return fitted(svc, full_support_vectors=int(full.support_vectors_.shape[0]),
+                reduced_vectors=int(centres.shape[0]),
+                support_vectors=int(svc.support_vectors_.shape[0]))
 
 
 def shifted(images: jax.Array, side: int) -> jax.Array:
@@ -115,6 +123,6 @@ def fit_v_svm(train: jax.Array, labels: jax.Array, valid: jax.Array, valid_label
   classes = np.asarray(labels)[first.support_]
   virtual = jnp.concatenate([vectors, shifted(vectors, side)])
   svc = fit_svc(virtual, np.tile(classes, 5), degree=degree, gamma_=scale, penalty=penalty)
-  return {"svc": svc}, {"support_vectors_first": int(vectors.shape[0]),
-                        "virtual_examples": int(virtual.shape[0]),
-                        "support_vectors": int(svc.support_vectors_.shape[0])}
+  return fitted(svc, first_support_vectors=int(vectors.shape[0]),
+                virtual_examples=int(virtual.shape[0]),
+                support_vectors=int(svc.support_vectors_.shape[0]))
