@@ -255,6 +255,10 @@ def test_rows_above_their_published_error_name_the_cause_a_measurement_shows():
   assert f"training error in the last epoch {100 * mean_train:.2f}%" in measured["LeNet-5"]
   assert (f"the modern recipe trains the same network to {100 * modern_lenet5:.2f}%"
           in measured["LeNet-5"])
+  # A criterion whose minimum reaches the published error does not explain the gap.
+  results["variants"][-1] = record("least_squares", run(0.1205))
+  reached = above_published(results)
+  assert reached.cells[0][reached.columns.index("cause")] == "not shown by these measurements"
   # A setting explains the gap only where it brings the error within the published one's noise.
   results["variants"].append(record("v_svm-deslant", run(0.0131)))
   assert cause_of(above_published(results), "V-SVM poly 9 [dist]") == (
@@ -266,10 +270,6 @@ def test_rows_above_their_published_error_name_the_cause_a_measurement_shows():
   assert (f"the V-SVM on deslanted, standardised pixels: 1.00%, within the published error's "
           f"sampling noise (p = {sampling_p(0.0100, 0.008):.2g})"
           in explained.cells[explained.rows.index("V-SVM poly 9 [dist]")][-1])
-  # A criterion whose minimum reaches the published error does not explain the gap.
-  results["variants"][-1] = record("least_squares", run(0.1205))
-  reached = above_published(results)
-  assert reached.cells[0][reached.columns.index("cause")] == "not shown by these measurements"
 
 
 def test_the_whole_table_is_the_reference_in_its_order():
