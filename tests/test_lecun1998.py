@@ -263,12 +263,13 @@ def test_rows_above_their_published_error_name_the_cause_a_measurement_shows():
   results["variants"].append(record("v_svm-deslant", run(0.0131)))
   assert cause_of(above_published(results), "V-SVM poly 9 [dist]") == (
       "not shown by these measurements")
-  results["variants"].append(record("v_svm-deslant-standardise", run(0.0100)))
+  within_noise = 0.0100
+  results["variants"].append(record("v_svm-deslant-standardise", run(within_noise)))
   explained = above_published(results)
   assert cause_of(explained, "V-SVM poly 9 [dist]") == (
       "the setting (the V-SVM on deslanted, standardised pixels)")
-  assert (f"the V-SVM on deslanted, standardised pixels: 1.00%, within the published error's "
-          f"sampling noise (p = {sampling_p(0.0100, 0.008):.2g})"
+  assert (f"the V-SVM on deslanted, standardised pixels: {100 * within_noise:.2f}%, within the "
+          f"published error's sampling noise (p = {sampling_p(within_noise, 0.008):.2g})"
           in explained.cells[explained.rows.index("V-SVM poly 9 [dist]")][-1])
 
 
