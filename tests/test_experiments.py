@@ -25,7 +25,7 @@ import pytest
 
 from convnets.configs.default import get_config
 from convnets.experiment import Settings, stats
-from convnets.experiment.runner import run_experiment
+from convnets.experiment.runner import recorded, run_experiment
 from convnets.train.workdir import WorkdirError, load_variables
 from experiments import NAMES, get
 
@@ -244,8 +244,6 @@ def test_a_copied_record_with_a_tuple_setting_is_kept(tmp_path):
   """A results.json holds a tuple setting (tangent distance's ``smoothings``)
   as a list; the record still matches its variant and is kept, while one whose
   setting really differs is dropped."""
-  from convnets.experiment.runner import recorded
-
   experiment = get("lecun1998")
   tangent = next(v for v in experiment.variants if v.name == "tangent")
   assert isinstance(tangent.overrides["model"]["smoothings"], tuple)

@@ -15,7 +15,6 @@ Layout of an experiment's folder ``W``:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Callable, Sequence
@@ -123,8 +122,7 @@ def recorded(experiment: Experiment, workdir: str) -> dict[str, dict[str, Any]]:
   path = os.path.join(workdir, "results.json")
   if not os.path.isfile(path):
     return {}
-  # As JSON holds them: a tuple setting is read back as a list.
-  declared = {v.name: json.loads(json.dumps(flat(v.overrides))) for v in experiment.variants}
+  declared = {v.name: workdir_lib.as_written(flat(v.overrides)) for v in experiment.variants}
   return {record["name"]: {**record, "runs": [{**run, "read_back": True}
                                               for run in record["runs"]]}
           for record in workdir_lib.read_json(path)["variants"]

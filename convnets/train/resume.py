@@ -14,7 +14,6 @@ Each workdir is locked (:mod:`convnets.train.lock`) for the whole run.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 from typing import Any, Callable, Sequence
@@ -36,7 +35,7 @@ Log = Callable[[str], None]
 
 def run_config(config: ConfigDict, seed: int) -> dict[str, Any]:
   """What ``config.json`` holds for ``seed``'s run, as JSON would give it back."""
-  return json.loads(json.dumps(dict(config.to_dict(), seed=seed)))
+  return workdir_lib.as_written(dict(config.to_dict(), seed=seed))
 
 
 def differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:

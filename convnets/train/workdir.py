@@ -119,6 +119,12 @@ def strict(obj: Any) -> Any:
   return obj
 
 
+def as_written(obj: Any) -> Any:
+  """``obj`` as :func:`write_json`'s file gives it back: tuples as lists,
+  non-finite floats as None; for comparing what is wanted with what is stored."""
+  return json.loads(json.dumps(strict(obj)))
+
+
 def write_json(path: str, obj: Any) -> None:
   """Write ``obj`` as indented, strict JSON, atomically."""
   with atomic_path(path) as tmp, open(tmp, "w") as f:
