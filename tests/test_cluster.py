@@ -87,16 +87,21 @@ def test_runs_per_job_groups_the_runs():
   assert [r for g in groups for r in g] == runs_
 
 
-def hold_until_locked(folder: str, timeout: float = 120.0) -> int:
-  """The process id of the job training in ``folder``, once it has finished an
-  epoch (a checkpoint exists)."""
+def hold_after_an_epoch(folders: list[str], timeout: float = 120.0) -> list[int]:
+  """The process ids of the jobs training in ``folders``, each stopped
+  (SIGSTOP) as soon as it has finished an epoch (a checkpoint exists), so
+  that none finishes its run while the others are still being waited for."""
   deadline = time.monotonic() + timeout
-  metrics, lock_file = os.path.join(folder, "metrics.jsonl"), os.path.join(folder, LOCK_FILE)
-  while time.monotonic() < deadline:
-    if os.path.exists(metrics) and open(metrics).read().count("\n") >= 1:
-      return int(open(lock_file).read().split()[1])
+  held: dict[str, int] = {}
+  while len(held) < len(folders):
+    assert time.monotonic() < deadline, f"no job trained an epoch in {set(folders) - set(held)}"
+    for folder in set(folders) - set(held):
+      metrics = os.path.join(folder, "metrics.jsonl")
+      if os.path.exists(metrics) and open(metrics).read().count("\n") >= 1:
+        held[folder] = int(open(os.path.join(folder, LOCK_FILE)).read().split()[1])
+        os.kill(held[folder], signal.SIGSTOP)
     time.sleep(0.02)
-  raise AssertionError(f"no job trained an epoch in {folder} within {timeout}s")
+  return [held[folder] for folder in folders]
 
 
 def wait_unlocked(folder: str, timeout: float = 120.0) -> None:
@@ -131,8 +136,10 @@ def test_preempted_and_killed_jobs_finish_with_the_uninterrupted_numbers(data, d
   workdir = tmp_path / "sweep"
   assert sweep(workdir, data, launcher="submitit", wait=False) == {}
   preempted, killed = (run_dir(str(workdir), v, 0) for v in ("relu", "tanh"))
-  os.kill(hold_until_locked(preempted), signal.SIGUSR2)
-  os.kill(hold_until_locked(killed), signal.SIGKILL)
+  preempted_pid, killed_pid = hold_after_an_epoch([preempted, killed])
+  os.kill(killed_pid, signal.SIGKILL)
+  os.kill(preempted_pid, signal.SIGUSR2)  # handled once the job goes on
+  os.kill(preempted_pid, signal.SIGCONT)
   wait_unlocked(killed)
   assert not os.path.exists(os.path.join(killed, "summary.json"))
   wait_finished(preempted)  # requeued by submitit: it goes on by itself
